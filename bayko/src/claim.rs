@@ -1,0 +1,133 @@
+//! The task's status document, only ever replaced by a conditional write on the ETag it was
+//! read with: the first claim creates it (`If-None-Match: *`), every later write names the
+//! version it replaces (`If-Match`). Two deliveries of one message cannot both win.
+
+use aws_sdk_s3::{error::SdkError, primitives::ByteStream};
+use chrono::{DateTime, Utc};
+use shared::{
+    keys::TaskKey,
+    task::{StatusDocument, TaskState, TaskStatus},
+};
+
+use crate::store::StoreError;
+
+/// A status as read or written, with the ETag that a conditional write must name.
+#[derive(Debug, Clone)]
+pub struct Versioned {
+    pub status: TaskStatus,
+    pub etag: String,
+}
+
+#[derive(Clone)]
+pub struct StatusStore {
+    s3: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+/// What a conditional write may replace.
+enum Replacing<'a> {
+    Nothing,
+    Version(&'a str),
+}
+
+impl StatusStore {
+    pub fn new(s3: aws_sdk_s3::Client, bucket: String) -> Self {
+        Self { s3, bucket }
+    }
+
+    pub async fn read(&self, key: &TaskKey) -> Result<Option<Versioned>, StoreError> {
+        let object = match self
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key.status())
+            .send()
+            .await
+        {
+            Ok(object) => object,
+            Err(SdkError::ServiceError(err)) if err.err().is_no_such_key() => return Ok(None),
+            Err(err) => return Err(StoreError::from_sdk("reading the status", err)),
+        };
+        let etag = object.e_tag.clone().unwrap_or_default();
+        let bytes = object
+            .body
+            .collect()
+            .await
+            .map_err(|err| StoreError::Transient(format!("reading the status body: {err}")))?
+            .into_bytes();
+        let StatusDocument::V1(status) = serde_json::from_slice(&bytes)
+            .map_err(|err| StoreError::Invalid(format!("the status document is invalid: {err}")))?;
+        Ok(Some(Versioned { status, etag }))
+    }
+
+    /// Marks the task `running` for this worker. Fails with `Conflict` when another worker
+    /// wrote the status since `previous` was read.
+    pub async fn claim(
+        &self,
+        key: &TaskKey,
+        submitted_at: DateTime<Utc>,
+        previous: Option<&Versioned>,
+        worker: &str,
+    ) -> Result<Versioned, StoreError> {
+        let now = Utc::now();
+        let status = TaskStatus {
+            task_id: key.task_id,
+            tenant: key.tenant.to_string(),
+            status: TaskState::Running,
+            submitted_at,
+            updated_at: now,
+            started_at: Some(now),
+            finished_at: None,
+            attempt: previous.map_or(1, |held| held.status.attempt + 1),
+            worker: Some(worker.to_owned()),
+            error: None,
+            metrics: None,
+            artifacts: Vec::new(),
+        };
+        let replacing = match previous {
+            None => Replacing::Nothing,
+            Some(held) => Replacing::Version(&held.etag),
+        };
+        self.write(key, status, replacing).await
+    }
+
+    /// Replaces the status this worker holds with its final one.
+    pub async fn commit(
+        &self,
+        key: &TaskKey,
+        held: &Versioned,
+        status: TaskStatus,
+    ) -> Result<Versioned, StoreError> {
+        self.write(key, status, Replacing::Version(&held.etag))
+            .await
+    }
+
+    async fn write(
+        &self,
+        key: &TaskKey,
+        status: TaskStatus,
+        replacing: Replacing<'_>,
+    ) -> Result<Versioned, StoreError> {
+        let body = serde_json::to_vec(&StatusDocument::V1(status.clone()))
+            .map_err(|err| StoreError::Other(format!("serialising the status: {err}")))?;
+        let request = self
+            .s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key.status())
+            .content_type("application/json")
+            .body(ByteStream::from(body));
+        let request = match replacing {
+            Replacing::Nothing => request.if_none_match("*"),
+            Replacing::Version(etag) => request.if_match(etag),
+        };
+        let output = request
+            .send()
+            .await
+            .map_err(|err| StoreError::from_sdk("writing the status", err))?;
+        Ok(Versioned {
+            status,
+            etag: output.e_tag.unwrap_or_default(),
+        })
+    }
+}

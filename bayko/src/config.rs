@@ -1,0 +1,58 @@
+//! Bayko's configuration, from the environment (see the README's table).
+
+use std::time::Duration;
+
+use shared::config::{self, ConfigError};
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where task objects (`inbox/`) are read and statuses (`status/`) written.
+    pub tasks_bucket: String,
+    /// Where the three artifacts of each task are written.
+    pub artifacts_bucket: String,
+    /// The work queue EventBridge feeds.
+    pub queue_url: String,
+    /// Tasks processed at once by this worker; receiving pauses while it is reached, so a
+    /// busy worker leaves messages to idle ones.
+    pub max_in_flight: usize,
+    /// Long-poll wait: 20 s (the maximum) keeps empty receives, and their cost, rare.
+    pub wait_time: Duration,
+    /// First retry delay for a message that failed transiently; doubled per receive, with
+    /// jitter, up to `retry_max`.
+    pub retry_base: Duration,
+    pub retry_max: Duration,
+    /// Names this worker in statuses and logs.
+    pub worker_id: String,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let max_in_flight = config::check(
+            "BAYKO_MAX_IN_FLIGHT",
+            config::parse_or("BAYKO_MAX_IN_FLIGHT", 8usize)?,
+            |n| (1..=1000).contains(n),
+            "must be between 1 and 1000",
+        )?;
+        let wait_time = config::check(
+            "BAYKO_WAIT_SECONDS",
+            config::parse_or("BAYKO_WAIT_SECONDS", 20u64)?,
+            |s| *s <= 20,
+            "SQS long polls last at most 20 seconds",
+        )?;
+        Ok(Self {
+            tasks_bucket: config::required("BB_TASKS_BUCKET")?,
+            artifacts_bucket: config::required("BB_ARTIFACTS_BUCKET")?,
+            queue_url: config::required("BAYKO_QUEUE_URL")?,
+            max_in_flight,
+            wait_time: Duration::from_secs(wait_time),
+            retry_base: config::millis_or("BAYKO_RETRY_BASE_MS", Duration::from_secs(2))?,
+            retry_max: config::seconds_or("BAYKO_RETRY_MAX_SECONDS", Duration::from_secs(300))?,
+            worker_id: config::optional("BAYKO_WORKER_ID").unwrap_or_else(default_worker_id),
+        })
+    }
+}
+
+fn default_worker_id() -> String {
+    let host = config::optional("HOSTNAME").unwrap_or_else(|| "bayko".into());
+    format!("{host}-{}", std::process::id())
+}

@@ -1,0 +1,57 @@
+//! Reading the task a message points at.
+
+use aws_sdk_s3::error::SdkError;
+use shared::{
+    keys::TaskKey,
+    task::{TaskDocument, TaskV1},
+};
+
+use crate::store::StoreError;
+
+#[derive(Clone)]
+pub struct Inbox {
+    s3: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+impl Inbox {
+    pub fn new(s3: aws_sdk_s3::Client, bucket: String) -> Self {
+        Self { s3, bucket }
+    }
+
+    /// The task at `key`. `Invalid` means the object is there but is not a task document for
+    /// this key: the task fails with that reason rather than being retried.
+    pub async fn read(&self, key: &TaskKey) -> Result<TaskV1, StoreError> {
+        let object = match self
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key.inbox())
+            .send()
+            .await
+        {
+            Ok(object) => object,
+            Err(SdkError::ServiceError(err)) if err.err().is_no_such_key() => {
+                return Err(StoreError::NotFound(key.inbox()));
+            }
+            Err(err) => return Err(StoreError::from_sdk("reading the task", err)),
+        };
+        let bytes = object
+            .body
+            .collect()
+            .await
+            .map_err(|err| StoreError::Transient(format!("reading the task body: {err}")))?
+            .into_bytes();
+        let TaskDocument::V1(task) = serde_json::from_slice(&bytes)
+            .map_err(|err| StoreError::Invalid(format!("the task document is invalid: {err}")))?;
+        if task.task_id != key.task_id || task.tenant != key.tenant.as_str() {
+            return Err(StoreError::Invalid(format!(
+                "the task document names task {} of tenant {:?}, but is stored at {}",
+                task.task_id,
+                task.tenant,
+                key.inbox()
+            )));
+        }
+        Ok(task)
+    }
+}

@@ -1,0 +1,107 @@
+//! `processing.log`: what happened to one task, as JSON lines, in order. Kept in memory while
+//! the task runs (it is small) and written once with the other artifacts.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LogEvent {
+    pub ts: DateTime<Utc>,
+    pub task_id: Uuid,
+    pub event: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Value::is_null")]
+    pub detail: Value,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProcessingLog {
+    task_id: Uuid,
+    events: Vec<LogEvent>,
+}
+
+impl ProcessingLog {
+    pub fn new(task_id: Uuid) -> Self {
+        Self {
+            task_id,
+            events: Vec::new(),
+        }
+    }
+
+    /// Records an event; `detail` is any JSON (`Value::Null` for none).
+    pub fn record(&mut self, event: &'static str, detail: Value) {
+        self.push(event, None, None, detail);
+    }
+
+    pub fn record_tool(
+        &mut self,
+        event: &'static str,
+        tool: &str,
+        duration_ms: Option<u64>,
+        detail: Value,
+    ) {
+        self.push(event, Some(tool.to_owned()), duration_ms, detail);
+    }
+
+    fn push(
+        &mut self,
+        event: &'static str,
+        tool: Option<String>,
+        duration_ms: Option<u64>,
+        detail: Value,
+    ) {
+        self.events.push(LogEvent {
+            ts: Utc::now(),
+            task_id: self.task_id,
+            event,
+            tool,
+            duration_ms,
+            detail,
+        });
+    }
+
+    pub fn events(&self) -> &[LogEvent] {
+        &self.events
+    }
+
+    /// The log as JSON lines, one event per line.
+    pub fn to_json_lines(&self) -> String {
+        let mut out = String::new();
+        for event in &self.events {
+            // A LogEvent always serialises: its fields are plain data.
+            out.push_str(&serde_json::to_string(event).unwrap_or_default());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn writes_one_json_object_per_line() {
+        let id = Uuid::now_v7();
+        let mut log = ProcessingLog::new(id);
+        log.record("claimed", json!({"attempt": 1}));
+        log.record_tool("step_finished", "data-processor", Some(3), Value::Null);
+        let lines: Vec<Value> = log
+            .to_json_lines()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["event"], "claimed");
+        assert_eq!(lines[0]["task_id"], id.to_string());
+        assert_eq!(lines[1]["tool"], "data-processor");
+        assert_eq!(lines[1]["duration_ms"], 3);
+        assert!(lines[1].get("detail").is_none());
+    }
+}

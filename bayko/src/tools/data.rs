@@ -1,0 +1,1749 @@
+//! The "data-processor" tool: profiles tabular data (CSV or JSON) submitted
+//! with a task such as a quarterly data analysis.
+//!
+//! [`analyse`] infers a type for every column, computes descriptive
+//! statistics for the numeric ones, totals them per group of the first text
+//! column and, when a period column (quarters, months, dates, years) is
+//! found, reports period-over-period changes. Pure logic: no I/O, no async.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use serde::Serialize;
+use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
+
+/// Most columns a table may have; wider input is rejected rather than
+/// producing an unreadable report.
+pub const MAX_COLUMNS: usize = 256;
+
+/// Cell texts (after trimming) that mean "no value".
+const NULL_TOKENS: [&str; 6] = ["", "NA", "N/A", "null", "NULL", "-"];
+
+/// Group key used for rows whose group cell is null.
+const MISSING_GROUP: &str = "(missing)";
+
+/// Column names (compared case-insensitively) that announce a period column.
+const PERIOD_NAMES: [&str; 6] = [
+    "quarter",
+    "period",
+    "month",
+    "date",
+    "year",
+    "fiscal_quarter",
+];
+
+/// The encoding of the submitted table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TabularFormat {
+    /// Comma-separated values; the first record is the header.
+    Csv,
+    /// A JSON array of objects; each object is one row.
+    Json,
+}
+
+/// Why the content could not be analysed. Every message says what is wrong
+/// and where (line, row index or column), so it can be shown to the
+/// submitter as is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DataError {
+    /// The content is empty or only whitespace.
+    #[error("the content is empty (nothing but whitespace)")]
+    Empty,
+    /// A CSV header field is empty; `column` counts from 1.
+    #[error("CSV header column {column} has an empty name")]
+    EmptyColumnName { column: usize },
+    /// A CSV header name is repeated; `column` (from 1) is the repetition.
+    #[error("CSV header column {column} repeats the column name {name:?}")]
+    DuplicateColumn { name: String, column: usize },
+    /// A CSV record does not have as many fields as the header.
+    #[error("CSV line {line} has {found} fields, but the header has {expected}")]
+    RaggedRow {
+        line: u64,
+        expected: usize,
+        found: usize,
+    },
+    /// The CSV reader itself failed.
+    #[error("the CSV could not be parsed{}: {message}", near_line(.line))]
+    Csv { line: Option<u64>, message: String },
+    /// The content is not syntactically valid JSON.
+    #[error("the content is not valid JSON: {message}")]
+    NotJson { message: String },
+    /// Valid JSON whose top level is not an array.
+    #[error("the JSON must be an array of objects, but it is {found}")]
+    NotArrayOfObjects { found: &'static str },
+    /// An array element is not an object; `index` counts from 0.
+    #[error("JSON array element {index} (counting from 0) is {found}, not an object")]
+    RowNotObject { index: usize, found: &'static str },
+    /// An object has a key that is empty after trimming.
+    #[error("JSON object at index {index} (counting from 0) has an empty key")]
+    EmptyKey { index: usize },
+    /// An object has the same key (after trimming) twice.
+    #[error(
+        "JSON object at index {index} (counting from 0) has the key {name:?} more than once \
+         (keys are compared after trimming)"
+    )]
+    DuplicateKey { index: usize, name: String },
+    /// There is a header (or an empty JSON array) but no data rows.
+    #[error("there are no data rows to analyse (only a CSV header, or an empty JSON array)")]
+    NoRows,
+    /// The JSON objects have no keys at all.
+    #[error("the JSON objects have no keys, so there are no columns to analyse")]
+    NoColumns,
+    /// More than [`MAX_COLUMNS`] columns; `name` is the first one too many.
+    #[error("there are more than {limit} columns; column {name:?} is the first over the limit")]
+    TooManyColumns { limit: usize, name: String },
+}
+
+/// Formats the optional line of a CSV reader error for its message.
+fn near_line(line: &Option<u64>) -> String {
+    line.map(|line| format!(" near line {line}"))
+        .unwrap_or_default()
+}
+
+/// The result of analysing one table.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Analysis {
+    /// Number of data rows (the CSV header is not counted).
+    pub rows: usize,
+    /// Every column, in input order.
+    pub columns: Vec<Column>,
+    /// Statistics of the numeric columns, keyed by column name.
+    pub numeric: BTreeMap<String, NumericStats>,
+    /// Totals per value of the first text column; `None` without one.
+    pub group_by: Option<GroupTotals>,
+    /// Totals and changes per period; `None` without a period column.
+    pub periods: Option<PeriodChanges>,
+}
+
+/// Name, inferred type and null count of one column.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Column {
+    pub name: String,
+    pub kind: ColumnKind,
+    /// Cells that are missing or hold a null token (`""`, `NA`, `-`, ...).
+    pub nulls: usize,
+}
+
+/// Inferred column type: numeric when every non-null cell is a finite number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColumnKind {
+    Number,
+    Text,
+}
+
+/// Descriptive statistics over the non-null values of a numeric column.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct NumericStats {
+    pub count: usize,
+    pub nulls: usize,
+    pub sum: f64,
+    pub mean: f64,
+    pub min: f64,
+    pub max: f64,
+    /// Sample standard deviation (n − 1); `None` for fewer than two values.
+    pub stddev: Option<f64>,
+    /// 50th percentile, linear interpolation between closest ranks.
+    pub median: f64,
+    /// 90th percentile, linear interpolation between closest ranks.
+    pub p90: f64,
+}
+
+/// Numeric totals per distinct value of the grouping column.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct GroupTotals {
+    /// The grouping column: the first text column.
+    pub column: String,
+    /// Keyed by cell value; null cells are grouped under `"(missing)"`.
+    pub groups: BTreeMap<String, Group>,
+}
+
+/// One group of rows sharing a value of the grouping column.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Group {
+    pub rows: usize,
+    /// Sum of each numeric column's non-null values in the group.
+    pub totals: BTreeMap<String, f64>,
+}
+
+/// Totals per period, in chronological order, with the change from the
+/// previous period.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PeriodChanges {
+    /// The period column.
+    pub column: String,
+    /// Chronological; rows whose period cell is null are left out.
+    pub periods: Vec<PeriodRow>,
+}
+
+/// Totals of one period and their change from the previous period.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PeriodRow {
+    /// The period as first written in the input (e.g. `2024-Q1`).
+    pub period: String,
+    /// Sum of each numeric column (except the period column itself).
+    pub totals: BTreeMap<String, f64>,
+    /// Change per numeric column; empty for the first period.
+    pub change: BTreeMap<String, Change>,
+}
+
+/// Change of a total from the previous period.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Change {
+    /// Current total minus previous total.
+    pub absolute: f64,
+    /// `100 * absolute / previous`; `None` when the previous total is 0.
+    pub percent: Option<f64>,
+}
+
+impl Change {
+    fn between(previous: f64, current: f64) -> Self {
+        let absolute = current - previous;
+        let percent = (previous != 0.0).then(|| 100.0 * absolute / previous);
+        Self { absolute, percent }
+    }
+}
+
+/// Parses `content` as `format` and analyses the resulting table.
+///
+/// A leading byte-order mark is ignored. Errors describe malformed input
+/// (see [`DataError`]); the function never panics.
+pub fn analyse(format: TabularFormat, content: &str) -> Result<Analysis, DataError> {
+    let content = content.strip_prefix('\u{feff}').unwrap_or(content);
+    if content.trim().is_empty() {
+        return Err(DataError::Empty);
+    }
+    let table = match format {
+        TabularFormat::Csv => read_csv(content)?,
+        TabularFormat::Json => read_json(content)?,
+    };
+    if table.rows == 0 {
+        return Err(DataError::NoRows);
+    }
+    if table.names.is_empty() {
+        return Err(DataError::NoColumns);
+    }
+    let rows = table.rows;
+    let columns = table.into_typed_columns();
+    Ok(Analysis {
+        rows,
+        columns: columns.iter().map(TypedColumn::summary).collect(),
+        numeric: numeric_stats(&columns),
+        group_by: group_totals(&columns),
+        periods: period_changes(&columns),
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Reading input into a column-major table of nullable cell texts
+// ---------------------------------------------------------------------------
+
+/// Column-major cells; `None` is a null cell. Every column has `rows` cells.
+#[derive(Debug, Default)]
+struct Table {
+    names: Vec<String>,
+    columns: Vec<Vec<Option<String>>>,
+    rows: usize,
+}
+
+impl Table {
+    fn with_names(names: Vec<String>) -> Self {
+        let columns = vec![Vec::new(); names.len()];
+        Self {
+            names,
+            columns,
+            rows: 0,
+        }
+    }
+
+    fn into_typed_columns(self) -> Vec<TypedColumn> {
+        self.names
+            .into_iter()
+            .zip(self.columns)
+            .map(|(name, cells)| TypedColumn::infer(name, cells))
+            .collect()
+    }
+}
+
+/// Trims a raw cell and maps the null tokens to `None`.
+fn cell(raw: &str) -> Option<String> {
+    let text = raw.trim();
+    (!NULL_TOKENS.contains(&text)).then(|| text.to_owned())
+}
+
+fn read_csv(content: &str) -> Result<Table, DataError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true) // field counts are checked below, with a clearer error
+        .trim(csv::Trim::All)
+        .from_reader(content.as_bytes());
+    let names = csv_column_names(reader.headers().map_err(csv_error)?)?;
+    let mut table = Table::with_names(names);
+    let mut record = csv::StringRecord::new();
+    while reader.read_record(&mut record).map_err(csv_error)? {
+        if record.len() != table.names.len() {
+            return Err(DataError::RaggedRow {
+                line: record_line(content, record.position()),
+                expected: table.names.len(),
+                found: record.len(),
+            });
+        }
+        for (column, field) in table.columns.iter_mut().zip(record.iter()) {
+            column.push(cell(field));
+        }
+        table.rows += 1;
+    }
+    Ok(table)
+}
+
+/// Validates the header: at most [`MAX_COLUMNS`] names, non-empty, unique.
+fn csv_column_names(header: &csv::StringRecord) -> Result<Vec<String>, DataError> {
+    if header.is_empty() {
+        return Err(DataError::Empty);
+    }
+    if let Some(extra) = header.get(MAX_COLUMNS) {
+        return Err(DataError::TooManyColumns {
+            limit: MAX_COLUMNS,
+            name: extra.trim().to_owned(),
+        });
+    }
+    let mut names: Vec<String> = Vec::with_capacity(header.len());
+    for (index, name) in header.iter().enumerate() {
+        let (name, column) = (name.trim(), index + 1);
+        if name.is_empty() {
+            return Err(DataError::EmptyColumnName { column });
+        }
+        if names.iter().any(|seen| seen == name) {
+            let name = name.to_owned();
+            return Err(DataError::DuplicateColumn { name, column });
+        }
+        names.push(name.to_owned());
+    }
+    Ok(names)
+}
+
+/// The 1-based line on which a record starts.
+///
+/// `csv::Position::line` undercounts after blank lines and with CRLF line
+/// endings, so count the line terminators before the record instead.
+fn record_line(content: &str, position: Option<&csv::Position>) -> u64 {
+    let Some(position) = position else {
+        return 0; // records from a reader always have a position
+    };
+    let bytes = content.as_bytes();
+    let mut start = usize::try_from(position.byte()).map_or(bytes.len(), |at| at.min(bytes.len()));
+    // The offset points before any blank lines the reader skipped.
+    while matches!(bytes.get(start), Some(b'\r' | b'\n')) {
+        start += 1;
+    }
+    let before = bytes.get(..start).unwrap_or_default();
+    // "\n", "\r\n" and a lone "\r" each end one line.
+    let line_feeds = before.iter().filter(|&&byte| byte == b'\n').count();
+    let lone_returns = before
+        .iter()
+        .enumerate()
+        .filter(|&(at, &byte)| byte == b'\r' && bytes.get(at + 1) != Some(&b'\n'))
+        .count();
+    (1 + line_feeds + lone_returns) as u64
+}
+
+fn csv_error(error: csv::Error) -> DataError {
+    DataError::Csv {
+        line: error.position().map(csv::Position::line),
+        message: error.to_string(),
+    }
+}
+
+fn read_json(content: &str) -> Result<Table, DataError> {
+    let mut table = JsonTable::default();
+    for (index, row) in parse_json_rows(content)?.into_iter().enumerate() {
+        match row {
+            JsonRow::Object(fields) => table.push_object(index, fields)?,
+            JsonRow::Other(found) => return Err(DataError::RowNotObject { index, found }),
+        }
+    }
+    Ok(table.table)
+}
+
+/// Parses the top-level array, keeping each object's keys in input order
+/// (`serde_json::Map` would sort them).
+fn parse_json_rows(content: &str) -> Result<Vec<JsonRow>, DataError> {
+    serde_json::from_str::<Vec<JsonRow>>(content).map_err(|error| {
+        // Rows accept any value, so on valid JSON only a non-array top level fails.
+        match serde_json::from_str::<Value>(content) {
+            Ok(value) if !value.is_array() => DataError::NotArrayOfObjects {
+                found: json_kind(&value),
+            },
+            _ => DataError::NotJson {
+                message: error.to_string(),
+            },
+        }
+    })
+}
+
+/// A human description of a JSON value's type, for error messages.
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The cell text of a JSON value: strings as they are, everything else
+/// (numbers, booleans, nested values) as JSON text.
+fn json_cell(value: &Value) -> Option<String> {
+    match value {
+        Value::Null => None,
+        Value::String(text) => cell(text),
+        other => cell(&other.to_string()),
+    }
+}
+
+/// One element of the top-level JSON array.
+enum JsonRow {
+    /// An object's entries in input order.
+    Object(Vec<(String, Value)>),
+    /// Anything else, described for the error message.
+    Other(&'static str),
+}
+
+impl<'de> Deserialize<'de> for JsonRow {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(JsonRowVisitor)
+    }
+}
+
+struct JsonRowVisitor;
+
+impl<'de> Visitor<'de> for JsonRowVisitor {
+    type Value = JsonRow;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("any JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonRow, A::Error> {
+        let mut fields = Vec::new();
+        while let Some(entry) = map.next_entry::<String, Value>()? {
+            fields.push(entry);
+        }
+        Ok(JsonRow::Object(fields))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<JsonRow, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(JsonRow::Other("an array"))
+    }
+
+    fn visit_unit<E>(self) -> Result<JsonRow, E> {
+        Ok(JsonRow::Other("null"))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<JsonRow, E> {
+        Ok(JsonRow::Other("a boolean"))
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<JsonRow, E> {
+        Ok(JsonRow::Other("a number"))
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<JsonRow, E> {
+        Ok(JsonRow::Other("a number"))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<JsonRow, E> {
+        Ok(JsonRow::Other("a number"))
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<JsonRow, E> {
+        Ok(JsonRow::Other("a string"))
+    }
+}
+
+/// Builds a [`Table`] from JSON objects; columns are the union of keys in
+/// first-seen order.
+#[derive(Default)]
+struct JsonTable {
+    table: Table,
+    positions: HashMap<String, usize>,
+}
+
+impl JsonTable {
+    fn push_object(&mut self, index: usize, fields: Vec<(String, Value)>) -> Result<(), DataError> {
+        let row = self.table.rows;
+        for (key, value) in fields {
+            let name = key.trim();
+            if name.is_empty() {
+                return Err(DataError::EmptyKey { index });
+            }
+            let cells = self.column_mut(name)?;
+            // Before this object every column holds `row` cells, so a longer
+            // column means the key was already seen in this object.
+            if cells.len() > row {
+                let name = name.to_owned();
+                return Err(DataError::DuplicateKey { index, name });
+            }
+            cells.push(json_cell(&value));
+        }
+        for cells in &mut self.table.columns {
+            cells.resize(row + 1, None); // keys missing from this object
+        }
+        self.table.rows += 1;
+        Ok(())
+    }
+
+    /// The cells of column `name`, created (null for earlier rows) if new.
+    fn column_mut(&mut self, name: &str) -> Result<&mut Vec<Option<String>>, DataError> {
+        let position = match self.positions.get(name) {
+            Some(&position) => position,
+            None => self.add_column(name)?,
+        };
+        Ok(&mut self.table.columns[position])
+    }
+
+    fn add_column(&mut self, name: &str) -> Result<usize, DataError> {
+        let position = self.table.names.len();
+        if position == MAX_COLUMNS {
+            let name = name.to_owned();
+            return Err(DataError::TooManyColumns {
+                limit: MAX_COLUMNS,
+                name,
+            });
+        }
+        self.positions.insert(name.to_owned(), position);
+        self.table.names.push(name.to_owned());
+        self.table.columns.push(vec![None; self.table.rows]);
+        Ok(position)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Type inference and statistics
+// ---------------------------------------------------------------------------
+
+/// A column with its cell texts and, when numeric, the parsed values.
+struct TypedColumn {
+    name: String,
+    cells: Vec<Option<String>>,
+    numbers: Option<Vec<Option<f64>>>,
+}
+
+impl TypedColumn {
+    fn infer(name: String, cells: Vec<Option<String>>) -> Self {
+        let numbers = parse_numbers(&cells);
+        Self {
+            name,
+            cells,
+            numbers,
+        }
+    }
+
+    fn kind(&self) -> ColumnKind {
+        match self.numbers {
+            Some(_) => ColumnKind::Number,
+            None => ColumnKind::Text,
+        }
+    }
+
+    fn summary(&self) -> Column {
+        Column {
+            name: self.name.clone(),
+            kind: self.kind(),
+            nulls: self.cells.iter().filter(|cell| cell.is_none()).count(),
+        }
+    }
+
+    /// Name and values when the column is numeric.
+    fn numeric(&self) -> Option<NumericColumn<'_>> {
+        let values = self.numbers.as_deref()?;
+        Some(NumericColumn {
+            name: &self.name,
+            values,
+        })
+    }
+}
+
+/// A borrowed view of a numeric column.
+#[derive(Clone, Copy)]
+struct NumericColumn<'a> {
+    name: &'a str,
+    values: &'a [Option<f64>],
+}
+
+/// The values of a column when it has at least one non-null cell and every
+/// non-null cell is a finite number.
+fn parse_numbers(cells: &[Option<String>]) -> Option<Vec<Option<f64>>> {
+    if cells.iter().all(Option::is_none) {
+        return None;
+    }
+    cells
+        .iter()
+        .map(|cell| match cell {
+            None => Some(None),
+            Some(text) => parse_number(text).map(Some),
+        })
+        .collect()
+}
+
+/// A finite number in Rust float syntax; "1,000", "NaN" and "inf" are text.
+fn parse_number(text: &str) -> Option<f64> {
+    text.parse::<f64>().ok().filter(|value| value.is_finite())
+}
+
+fn numeric_stats(columns: &[TypedColumn]) -> BTreeMap<String, NumericStats> {
+    columns
+        .iter()
+        .filter_map(TypedColumn::numeric)
+        .filter_map(|column| {
+            let stats = NumericStats::of(column.values)?;
+            Some((column.name.to_owned(), stats))
+        })
+        .collect()
+}
+
+impl NumericStats {
+    /// Statistics of the non-null values; `None` when there are none.
+    fn of(values: &[Option<f64>]) -> Option<Self> {
+        let mut sorted: Vec<f64> = values.iter().flatten().copied().collect();
+        sorted.sort_by(f64::total_cmp);
+        let moments = Welford::over(&sorted);
+        Some(Self {
+            count: sorted.len(),
+            nulls: values.len() - sorted.len(),
+            sum: sorted.iter().sum(),
+            mean: moments.mean,
+            min: *sorted.first()?,
+            max: *sorted.last()?,
+            stddev: moments.sample_stddev(),
+            median: percentile(&sorted, 0.5)?,
+            p90: percentile(&sorted, 0.9)?,
+        })
+    }
+}
+
+/// Running mean and sum of squared deviations (Welford's algorithm), which
+/// stays accurate where the naive sum-of-squares formula cancels.
+#[derive(Default)]
+struct Welford {
+    count: usize,
+    mean: f64,
+    m2: f64,
+}
+
+impl Welford {
+    fn over(values: &[f64]) -> Self {
+        let mut moments = Self::default();
+        for &value in values {
+            moments.count += 1;
+            let delta = value - moments.mean;
+            moments.mean += delta / moments.count as f64;
+            moments.m2 += delta * (value - moments.mean);
+        }
+        moments
+    }
+
+    fn sample_stddev(&self) -> Option<f64> {
+        (self.count >= 2).then(|| (self.m2 / (self.count - 1) as f64).sqrt())
+    }
+}
+
+/// The `q`-quantile of ascending `sorted` values, interpolating linearly
+/// between closest ranks at position `q * (n - 1)` (numpy's default).
+fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
+    let last = sorted.len().checked_sub(1)?;
+    let position = q * last as f64;
+    let below = position.floor();
+    let lower = *sorted.get(below as usize)?;
+    let upper = *sorted.get(position.ceil() as usize)?;
+    Some(lower + (upper - lower) * (position - below))
+}
+
+// ---------------------------------------------------------------------------
+// Totals per group and per period
+// ---------------------------------------------------------------------------
+
+/// A total of 0 for every numeric column.
+fn zero_totals(numeric: &[NumericColumn]) -> BTreeMap<String, f64> {
+    numeric
+        .iter()
+        .map(|column| (column.name.to_owned(), 0.0))
+        .collect()
+}
+
+/// Adds the non-null values of `row` to `totals`.
+fn add_row(totals: &mut BTreeMap<String, f64>, numeric: &[NumericColumn], row: usize) {
+    for column in numeric {
+        if let (Some(Some(value)), Some(total)) =
+            (column.values.get(row), totals.get_mut(column.name))
+        {
+            *total += value;
+        }
+    }
+}
+
+fn group_totals(columns: &[TypedColumn]) -> Option<GroupTotals> {
+    let key_column = columns
+        .iter()
+        .find(|column| column.kind() == ColumnKind::Text)?;
+    let numeric: Vec<NumericColumn> = columns.iter().filter_map(TypedColumn::numeric).collect();
+    let mut groups: BTreeMap<String, Group> = BTreeMap::new();
+    for (row, key) in key_column.cells.iter().enumerate() {
+        let key = key.as_deref().unwrap_or(MISSING_GROUP);
+        let group = groups.entry(key.to_owned()).or_insert_with(|| Group {
+            rows: 0,
+            totals: zero_totals(&numeric),
+        });
+        group.rows += 1;
+        add_row(&mut group.totals, &numeric, row);
+    }
+    Some(GroupTotals {
+        column: key_column.name.clone(),
+        groups,
+    })
+}
+
+fn period_changes(columns: &[TypedColumn]) -> Option<PeriodChanges> {
+    let (period_column, keys) = columns
+        .iter()
+        .find_map(|column| Some((column, period_keys(column)?)))?;
+    // Summing the period column itself (e.g. a numeric `year`) is meaningless;
+    // column names are unique.
+    let numeric: Vec<NumericColumn> = columns
+        .iter()
+        .filter(|column| column.name != period_column.name)
+        .filter_map(TypedColumn::numeric)
+        .collect();
+
+    // Keyed chronologically; the label is the period as first written.
+    let mut by_period: BTreeMap<PeriodKey, (String, BTreeMap<String, f64>)> = BTreeMap::new();
+    for (row, (key, label)) in keys.iter().zip(&period_column.cells).enumerate() {
+        let (Some(key), Some(label)) = (key, label) else {
+            continue; // rows without a period cannot be placed in time
+        };
+        let (_, totals) = by_period
+            .entry(*key)
+            .or_insert_with(|| (label.clone(), zero_totals(&numeric)));
+        add_row(totals, &numeric, row);
+    }
+
+    let mut periods: Vec<PeriodRow> = Vec::with_capacity(by_period.len());
+    for (period, totals) in by_period.into_values() {
+        let change = periods
+            .last()
+            .map(|previous| changes(&previous.totals, &totals))
+            .unwrap_or_default();
+        periods.push(PeriodRow {
+            period,
+            totals,
+            change,
+        });
+    }
+    Some(PeriodChanges {
+        column: period_column.name.clone(),
+        periods,
+    })
+}
+
+fn changes(
+    previous: &BTreeMap<String, f64>,
+    current: &BTreeMap<String, f64>,
+) -> BTreeMap<String, Change> {
+    current
+        .iter()
+        .map(|(name, &now)| {
+            let before = previous.get(name).copied().unwrap_or(0.0);
+            (name.clone(), Change::between(before, now))
+        })
+        .collect()
+}
+
+/// The period key of every cell when `column` is a period column: it has a
+/// non-null cell, every non-null cell parses as a period, and it is either
+/// named like one or is a text column. (A purely numeric column must be
+/// named like a period: otherwise any column of four-digit numbers, such as
+/// units, would pass for years.)
+fn period_keys(column: &TypedColumn) -> Option<Vec<Option<PeriodKey>>> {
+    let named = PERIOD_NAMES
+        .iter()
+        .any(|name| column.name.eq_ignore_ascii_case(name));
+    if !named && column.kind() == ColumnKind::Number {
+        return None;
+    }
+    if column.cells.iter().all(Option::is_none) {
+        return None;
+    }
+    column
+        .cells
+        .iter()
+        .map(|cell| match cell {
+            None => Some(None),
+            Some(text) => parse_period(text).map(Some),
+        })
+        .collect()
+}
+
+/// A chronologically sortable period: its first day, then its length, so
+/// that e.g. `2024`, `2024-Q1` and `2024-01` stay distinct.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct PeriodKey {
+    year: u16,
+    month: u8,
+    day: u8,
+    span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Span {
+    Year,
+    Quarter,
+    Month,
+    Day,
+}
+
+/// Parses `2024`, `2024-Q1`, `2024Q1`, `Q1 2024`, `Q1-2024`, `2024-01` or
+/// `2024-01-31`.
+fn parse_period(text: &str) -> Option<PeriodKey> {
+    let year_only = |year| PeriodKey {
+        year,
+        month: 1,
+        day: 1,
+        span: Span::Year,
+    };
+    parse_year(text)
+        .map(year_only)
+        .or_else(|| parse_quarter(text))
+        .or_else(|| parse_month_or_day(text))
+}
+
+fn parse_quarter(text: &str) -> Option<PeriodKey> {
+    let year_first = || {
+        let (year, rest) = text.split_at_checked(4)?;
+        let quarter = rest.strip_prefix('-').unwrap_or(rest);
+        Some((parse_year(year)?, parse_quarter_number(quarter)?))
+    };
+    let quarter_first = || {
+        let (quarter, rest) = text.split_at_checked(2)?;
+        let year = rest.strip_prefix([' ', '-'])?;
+        Some((parse_year(year)?, parse_quarter_number(quarter)?))
+    };
+    let (year, quarter) = year_first().or_else(quarter_first)?;
+    Some(PeriodKey {
+        year,
+        month: quarter * 3 - 2,
+        day: 1,
+        span: Span::Quarter,
+    })
+}
+
+fn parse_month_or_day(text: &str) -> Option<PeriodKey> {
+    let mut parts = text.split('-');
+    let year = parse_year(parts.next()?)?;
+    let month = parse_two_digits(parts.next()?).filter(|month| (1..=12).contains(month))?;
+    let (day, span) = match (parts.next(), parts.next()) {
+        (None, _) => (1, Span::Month),
+        (Some(day), None) => {
+            let day = parse_two_digits(day)
+                .filter(|day| (1..=days_in_month(year, month)).contains(day))?;
+            (day, Span::Day)
+        }
+        _ => return None,
+    };
+    Some(PeriodKey {
+        year,
+        month,
+        day,
+        span,
+    })
+}
+
+/// Exactly four ASCII digits.
+fn parse_year(text: &str) -> Option<u16> {
+    if text.len() == 4 && text.bytes().all(|byte| byte.is_ascii_digit()) {
+        text.parse().ok()
+    } else {
+        None
+    }
+}
+
+/// `Q1` to `Q4` (either case).
+fn parse_quarter_number(text: &str) -> Option<u8> {
+    match text.strip_prefix(['Q', 'q'])? {
+        "1" => Some(1),
+        "2" => Some(2),
+        "3" => Some(3),
+        "4" => Some(4),
+        _ => None,
+    }
+}
+
+/// Exactly two ASCII digits.
+fn parse_two_digits(text: &str) -> Option<u8> {
+    if text.len() == 2 && text.bytes().all(|byte| byte.is_ascii_digit()) {
+        text.parse().ok()
+    } else {
+        None
+    }
+}
+
+fn days_in_month(year: u16, month: u8) -> u8 {
+    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
+    match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EPSILON: f64 = 1e-9;
+
+    fn assert_close(actual: f64, expected: f64) {
+        let tolerance = EPSILON * expected.abs().max(1.0);
+        assert!(
+            (actual - expected).abs() <= tolerance,
+            "expected {expected}, got {actual}"
+        );
+    }
+
+    fn assert_some_close(actual: Option<f64>, expected: f64) {
+        match actual {
+            Some(actual) => assert_close(actual, expected),
+            None => panic!("expected Some({expected}), got None"),
+        }
+    }
+
+    fn csv(content: &str) -> Analysis {
+        match analyse(TabularFormat::Csv, content) {
+            Ok(analysis) => analysis,
+            Err(error) => panic!("CSV should be accepted: {error}"),
+        }
+    }
+
+    fn json(content: &str) -> Analysis {
+        match analyse(TabularFormat::Json, content) {
+            Ok(analysis) => analysis,
+            Err(error) => panic!("JSON should be accepted: {error}"),
+        }
+    }
+
+    fn csv_error(content: &str) -> DataError {
+        match analyse(TabularFormat::Csv, content) {
+            Ok(analysis) => panic!("CSV should be rejected, got {analysis:?}"),
+            Err(error) => error,
+        }
+    }
+
+    fn json_error(content: &str) -> DataError {
+        match analyse(TabularFormat::Json, content) {
+            Ok(analysis) => panic!("JSON should be rejected, got {analysis:?}"),
+            Err(error) => error,
+        }
+    }
+
+    fn stats<'a>(analysis: &'a Analysis, column: &str) -> &'a NumericStats {
+        match analysis.numeric.get(column) {
+            Some(stats) => stats,
+            None => panic!("no stats for {column}"),
+        }
+    }
+
+    fn column(name: &str, kind: ColumnKind, nulls: usize) -> Column {
+        Column {
+            name: name.to_owned(),
+            kind,
+            nulls,
+        }
+    }
+
+    fn group<'a>(analysis: &'a Analysis, key: &str) -> &'a Group {
+        let groups = analysis.group_by.as_ref().map(|group_by| &group_by.groups);
+        match groups.and_then(|groups| groups.get(key)) {
+            Some(group) => group,
+            None => panic!("no group {key:?}"),
+        }
+    }
+
+    fn periods(analysis: &Analysis) -> &PeriodChanges {
+        match &analysis.periods {
+            Some(periods) => periods,
+            None => panic!("no period column detected"),
+        }
+    }
+
+    fn total(totals: &BTreeMap<String, f64>, column: &str) -> f64 {
+        match totals.get(column) {
+            Some(&total) => total,
+            None => panic!("no total for {column}"),
+        }
+    }
+
+    fn change<'a>(row: &'a PeriodRow, column: &str) -> &'a Change {
+        match row.change.get(column) {
+            Some(change) => change,
+            None => panic!("no change for {column} in {}", row.period),
+        }
+    }
+
+    // Q4 rows come before Q3 to check chronological sorting.
+    const QUARTERLY_CSV: &str = "quarter,region,revenue,units\n\
+        2024-Q1,North,120,10\n\
+        2024-Q1,South,80,6\n\
+        2024-Q2,North,150,12\n\
+        2024-Q2,South,90,8\n\
+        2024-Q4,North,200,15\n\
+        2024-Q4,South,130,9\n\
+        2024-Q3,North,160,11\n\
+        2024-Q3,South,110,8\n";
+
+    const QUARTERLY_JSON: &str = r#"[
+        {"quarter": "2024-Q1", "region": "North", "revenue": 120, "units": 10},
+        {"quarter": "2024-Q1", "region": "South", "revenue": "80", "units": 6},
+        {"quarter": "2024-Q2", "region": "North", "revenue": 150.0, "units": "12"},
+        {"quarter": "2024-Q2", "region": "South", "revenue": 90, "units": 8},
+        {"quarter": "2024-Q4", "region": "North", "revenue": 200, "units": 15},
+        {"quarter": "2024-Q4", "region": "South", "revenue": 130, "units": 9},
+        {"quarter": "2024-Q3", "region": "North", "revenue": 160, "units": 11},
+        {"quarter": "2024-Q3", "region": "South", "revenue": 110, "units": 8}
+    ]"#;
+
+    #[test]
+    fn quarterly_csv_columns_and_row_count() {
+        let analysis = csv(QUARTERLY_CSV);
+        assert_eq!(analysis.rows, 8);
+        assert_eq!(
+            analysis.columns,
+            vec![
+                column("quarter", ColumnKind::Text, 0),
+                column("region", ColumnKind::Text, 0),
+                column("revenue", ColumnKind::Number, 0),
+                column("units", ColumnKind::Number, 0),
+            ]
+        );
+        let numeric: Vec<&str> = analysis.numeric.keys().map(String::as_str).collect();
+        assert_eq!(numeric, ["revenue", "units"]);
+    }
+
+    #[test]
+    fn quarterly_csv_revenue_stats() {
+        let analysis = csv(QUARTERLY_CSV);
+        let revenue = stats(&analysis, "revenue");
+        // Values 120 80 150 90 200 130 160 110; sorted 80 90 110 120 130 150 160 200.
+        assert_eq!((revenue.count, revenue.nulls), (8, 0));
+        assert_close(revenue.sum, 1040.0);
+        assert_close(revenue.mean, 130.0); // 1040 / 8
+        assert_close(revenue.min, 80.0);
+        assert_close(revenue.max, 200.0);
+        // Deviations -10 -50 20 -40 70 0 30 -20, squares sum to 10800; / (8 - 1).
+        assert_some_close(revenue.stddev, (10800.0_f64 / 7.0).sqrt()); // ≈ 39.2792
+        // Median at position 3.5: (120 + 130) / 2.
+        assert_close(revenue.median, 125.0);
+        // p90 at position 0.9 * 7 = 6.3: 160 + 0.3 * (200 - 160).
+        assert_close(revenue.p90, 172.0);
+    }
+
+    #[test]
+    fn quarterly_csv_units_stats() {
+        let analysis = csv(QUARTERLY_CSV);
+        let units = stats(&analysis, "units");
+        // Values 10 6 12 8 15 9 11 8; sorted 6 8 8 9 10 11 12 15.
+        assert_eq!((units.count, units.nulls), (8, 0));
+        assert_close(units.sum, 79.0);
+        assert_close(units.mean, 9.875); // 79 / 8
+        assert_close(units.min, 6.0);
+        assert_close(units.max, 15.0);
+        // Sum of squares 835 - 79² / 8 = 54.875; / 7.
+        assert_some_close(units.stddev, (54.875_f64 / 7.0).sqrt()); // ≈ 2.7999
+        assert_close(units.median, 9.5); // (9 + 10) / 2
+        assert_close(units.p90, 12.9); // 12 + 0.3 * (15 - 12)
+    }
+
+    #[test]
+    fn quarterly_csv_groups_by_first_text_column() {
+        let analysis = csv(QUARTERLY_CSV);
+        let group_by = analysis.group_by.as_ref();
+        assert_eq!(group_by.map(|g| g.column.as_str()), Some("quarter"));
+        assert_eq!(group_by.map(|g| g.groups.len()), Some(4));
+        // (quarter, rows, revenue, units) summed by hand from the table.
+        for (key, revenue, units) in [
+            ("2024-Q1", 200.0, 16.0),
+            ("2024-Q2", 240.0, 20.0),
+            ("2024-Q3", 270.0, 19.0),
+            ("2024-Q4", 330.0, 24.0),
+        ] {
+            let group = group(&analysis, key);
+            assert_eq!(group.rows, 2, "{key}");
+            assert_close(total(&group.totals, "revenue"), revenue);
+            assert_close(total(&group.totals, "units"), units);
+        }
+    }
+
+    #[test]
+    fn groups_by_region_when_it_is_the_first_text_column() {
+        let analysis = csv("region,quarter,revenue,units\n\
+            North,2024-Q1,120,10\n\
+            South,2024-Q1,80,6\n\
+            North,2024-Q2,150,12\n\
+            South,2024-Q2,90,8\n\
+            North,2024-Q4,200,15\n\
+            South,2024-Q4,130,9\n\
+            North,2024-Q3,160,11\n\
+            South,2024-Q3,110,8\n");
+        let group_by = analysis.group_by.as_ref();
+        assert_eq!(group_by.map(|g| g.column.as_str()), Some("region"));
+        // North: 120+150+200+160 = 630, 10+12+15+11 = 48.
+        let north = group(&analysis, "North");
+        assert_eq!(north.rows, 4);
+        assert_close(total(&north.totals, "revenue"), 630.0);
+        assert_close(total(&north.totals, "units"), 48.0);
+        // South: 80+90+130+110 = 410, 6+8+9+8 = 31.
+        let south = group(&analysis, "South");
+        assert_eq!(south.rows, 4);
+        assert_close(total(&south.totals, "revenue"), 410.0);
+        assert_close(total(&south.totals, "units"), 31.0);
+        // The period column is found even though it is not the first column.
+        assert_eq!(periods(&analysis).column, "quarter");
+    }
+
+    #[test]
+    fn quarterly_csv_period_changes() {
+        let analysis = csv(QUARTERLY_CSV);
+        let periods = periods(&analysis);
+        assert_eq!(periods.column, "quarter");
+        let labels: Vec<&str> = periods.periods.iter().map(|p| p.period.as_str()).collect();
+        assert_eq!(labels, ["2024-Q1", "2024-Q2", "2024-Q3", "2024-Q4"]);
+
+        let [q1, q2, q3, q4] = &periods.periods[..] else {
+            panic!("expected four periods");
+        };
+        assert!(q1.change.is_empty());
+        // Totals: revenue 200 240 270 330, units 16 20 19 24.
+        for (row, revenue, units) in [
+            (q1, 200.0, 16.0),
+            (q2, 240.0, 20.0),
+            (q3, 270.0, 19.0),
+            (q4, 330.0, 24.0),
+        ] {
+            assert_close(total(&row.totals, "revenue"), revenue);
+            assert_close(total(&row.totals, "units"), units);
+        }
+        // Q2: +40 = 20% of 200; +4 = 25% of 16.
+        assert_close(change(q2, "revenue").absolute, 40.0);
+        assert_some_close(change(q2, "revenue").percent, 20.0);
+        assert_close(change(q2, "units").absolute, 4.0);
+        assert_some_close(change(q2, "units").percent, 25.0);
+        // Q3: +30 = 12.5% of 240; -1 = -5% of 20.
+        assert_close(change(q3, "revenue").absolute, 30.0);
+        assert_some_close(change(q3, "revenue").percent, 12.5);
+        assert_close(change(q3, "units").absolute, -1.0);
+        assert_some_close(change(q3, "units").percent, -5.0);
+        // Q4: +60 = 200/9 % of 270; +5 = 500/19 % of 19.
+        assert_close(change(q4, "revenue").absolute, 60.0);
+        assert_some_close(change(q4, "revenue").percent, 200.0 / 9.0); // ≈ 22.22
+        assert_close(change(q4, "units").absolute, 5.0);
+        assert_some_close(change(q4, "units").percent, 500.0 / 19.0); // ≈ 26.32
+    }
+
+    #[test]
+    fn json_records_give_the_same_analysis_as_csv() {
+        let from_json = json(QUARTERLY_JSON);
+        assert_eq!(from_json, csv(QUARTERLY_CSV));
+        assert_close(stats(&from_json, "revenue").sum, 1040.0);
+        assert_close(stats(&from_json, "units").p90, 12.9);
+    }
+
+    #[test]
+    fn quoted_fields_with_commas_quotes_and_newlines() {
+        let analysis = csv("customer,amount\n\
+            \"Smith, \"\"JJ\"\"\nJohn\",10.5\n\
+            \"  Doe, Jane  \",4.5\n\
+            \"Smith, \"\"JJ\"\"\nJohn\",\"1.5\"\n");
+        assert_eq!(analysis.rows, 3);
+        let smith = group(&analysis, "Smith, \"JJ\"\nJohn");
+        assert_eq!(smith.rows, 2);
+        assert_close(total(&smith.totals, "amount"), 12.0); // 10.5 + 1.5
+        // Quoted fields are trimmed too.
+        let doe = group(&analysis, "Doe, Jane");
+        assert_close(total(&doe.totals, "amount"), 4.5);
+    }
+
+    #[test]
+    fn ragged_row_line_counts_newlines_inside_quotes() {
+        // The quoted field spans lines 2 and 3, so the bad record is on line 4.
+        let error = csv_error("name,notes\na,\"line one\nline two\"\nb,c,d\n");
+        assert_eq!(
+            error,
+            DataError::RaggedRow {
+                line: 4,
+                expected: 2,
+                found: 3
+            }
+        );
+    }
+
+    #[test]
+    fn null_tokens_and_missing_groups() {
+        let analysis = csv("region,revenue,units,notes\n\
+            North,100,NA,\n\
+            ,N/A,5,null\n\
+            NULL,50,-,NA\n\
+            South,null,7,-\n\
+            -,  ,,N/A\n");
+        assert_eq!(analysis.rows, 5);
+        assert_eq!(
+            analysis.columns,
+            vec![
+                column("region", ColumnKind::Text, 3),
+                column("revenue", ColumnKind::Number, 3),
+                column("units", ColumnKind::Number, 3),
+                // Only nulls: text, and no statistics.
+                column("notes", ColumnKind::Text, 5),
+            ]
+        );
+        assert_eq!(analysis.numeric.len(), 2);
+
+        // revenue: 100 and 50.
+        let revenue = stats(&analysis, "revenue");
+        assert_eq!((revenue.count, revenue.nulls), (2, 3));
+        assert_close(revenue.sum, 150.0);
+        assert_close(revenue.mean, 75.0);
+        assert_close(revenue.min, 50.0);
+        assert_close(revenue.max, 100.0);
+        assert_some_close(revenue.stddev, 1250.0_f64.sqrt()); // (25² + 25²) / 1
+        assert_close(revenue.median, 75.0);
+        assert_close(revenue.p90, 95.0); // 50 + 0.9 * 50
+
+        // units: 5 and 7.
+        let units = stats(&analysis, "units");
+        assert_eq!((units.count, units.nulls), (2, 3));
+        assert_close(units.mean, 6.0);
+        assert_some_close(units.stddev, 2.0_f64.sqrt()); // (1² + 1²) / 1
+        assert_close(units.p90, 6.8); // 5 + 0.9 * 2
+
+        // Rows 2, 3 and 5 have no region.
+        let missing = group(&analysis, "(missing)");
+        assert_eq!(missing.rows, 3);
+        assert_close(total(&missing.totals, "revenue"), 50.0);
+        assert_close(total(&missing.totals, "units"), 5.0);
+        // A group with only null values totals 0.
+        let south = group(&analysis, "South");
+        assert_close(total(&south.totals, "revenue"), 0.0);
+        assert_close(total(&south.totals, "units"), 7.0);
+    }
+
+    #[test]
+    fn one_non_numeric_value_makes_a_column_text() {
+        let analysis = csv("code,ratio,amount\n\
+            1,0.5,10\n\
+            2,NaN,20\n\
+            \"1,000\",inf,30\n");
+        assert_eq!(
+            analysis.columns,
+            vec![
+                column("code", ColumnKind::Text, 0),
+                column("ratio", ColumnKind::Text, 0),
+                column("amount", ColumnKind::Number, 0),
+            ]
+        );
+        let numeric: Vec<&str> = analysis.numeric.keys().map(String::as_str).collect();
+        assert_eq!(numeric, ["amount"]);
+        assert_close(total(&group(&analysis, "1,000").totals, "amount"), 30.0);
+    }
+
+    #[test]
+    fn number_syntax_accepted_by_rust_parse() {
+        let analysis = csv("x\n1e3\n+5\n.5\n-2.5\n");
+        let x = stats(&analysis, "x");
+        assert_close(x.sum, 1003.0); // 1000 + 5 + 0.5 - 2.5
+    }
+
+    #[test]
+    fn json_keys_nulls_and_non_string_values() {
+        let analysis = json(
+            r#"[
+                {"id": 1, "name": "a", "flag": true},
+                {"name": null, "id": "2", "extra": {"k": [1, 2]}},
+                {"id": 3.5, "flag": false, "name": "NA"}
+            ]"#,
+        );
+        assert_eq!(analysis.rows, 3);
+        // Union of keys in first-seen order; missing keys and nulls are nulls.
+        assert_eq!(
+            analysis.columns,
+            vec![
+                column("id", ColumnKind::Number, 0),
+                column("name", ColumnKind::Text, 2),
+                column("flag", ColumnKind::Text, 1),
+                column("extra", ColumnKind::Text, 2),
+            ]
+        );
+        assert_close(stats(&analysis, "id").sum, 6.5); // 1 + 2 + 3.5
+        let missing = group(&analysis, "(missing)");
+        assert_eq!(missing.rows, 2);
+        assert_close(total(&missing.totals, "id"), 5.5); // 2 + 3.5
+    }
+
+    #[test]
+    fn json_booleans_and_nested_values_are_their_json_text() {
+        let analysis = json(r#"[{"v": {"k": [1, 2]}, "n": 1}, {"v": true, "n": 2}]"#);
+        let keys: Vec<&str> = analysis
+            .group_by
+            .iter()
+            .flat_map(|group_by| group_by.groups.keys())
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, ["true", r#"{"k":[1,2]}"#]);
+    }
+
+    #[test]
+    fn single_value_has_no_stddev() {
+        let analysis = csv("amount\n42\n");
+        let amount = stats(&analysis, "amount");
+        assert_eq!(amount.count, 1);
+        assert_eq!(amount.stddev, None);
+        assert_close(amount.mean, 42.0);
+        assert_close(amount.median, 42.0);
+        assert_close(amount.p90, 42.0);
+        // No text column, no period column.
+        assert_eq!(analysis.group_by, None);
+        assert_eq!(analysis.periods, None);
+    }
+
+    #[test]
+    fn percent_is_none_when_previous_total_is_zero() {
+        let analysis = csv("period,amount\n2024-01,0\n2024-02,50\n2024-03,25\n");
+        let rows = &periods(&analysis).periods;
+        assert_eq!(rows.len(), 3);
+        // 0 -> 50: +50, no percentage.
+        assert_close(change(&rows[1], "amount").absolute, 50.0);
+        assert_eq!(change(&rows[1], "amount").percent, None);
+        // 50 -> 25: -25 = -50%.
+        assert_close(change(&rows[2], "amount").absolute, -25.0);
+        assert_some_close(change(&rows[2], "amount").percent, -50.0);
+    }
+
+    #[test]
+    fn period_forms_are_sorted_chronologically() {
+        let analysis = csv("when,amount\n\
+            2025-01-31,7\n\
+            Q3-2024,4\n\
+            2023,1\n\
+            2024Q4,5\n\
+            Q2 2024,3\n\
+            2025-01,6\n\
+            2024-Q1,2\n");
+        let periods = periods(&analysis);
+        // Detected from its values although the name is not a period name.
+        assert_eq!(periods.column, "when");
+        let labels: Vec<&str> = periods.periods.iter().map(|p| p.period.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "2023",
+                "2024-Q1",
+                "Q2 2024",
+                "Q3-2024",
+                "2024Q4",
+                "2025-01",
+                "2025-01-31"
+            ]
+        );
+        let totals: Vec<f64> = periods
+            .periods
+            .iter()
+            .map(|p| total(&p.totals, "amount"))
+            .collect();
+        assert_eq!(totals, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]);
+    }
+
+    #[test]
+    fn different_spellings_of_one_period_are_merged() {
+        let analysis = csv("quarter,amount\nQ1 2024,1\n2024-Q1,2\n2024q2,4\n");
+        let rows = &periods(&analysis).periods;
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].period, "Q1 2024"); // first spelling seen
+        assert_close(total(&rows[0].totals, "amount"), 3.0);
+        assert_close(total(&rows[1].totals, "amount"), 4.0);
+    }
+
+    #[test]
+    fn named_column_with_unparseable_values_is_skipped() {
+        let analysis = csv("month,period,amount\nJan,2024-01,1\nFeb,2024-02,2\n");
+        assert_eq!(periods(&analysis).column, "period");
+        // The first text column still groups, whatever its content.
+        assert_eq!(
+            analysis.group_by.map(|g| g.column),
+            Some("month".to_owned())
+        );
+    }
+
+    #[test]
+    fn numeric_year_column_is_a_period_only_when_named() {
+        let analysis = csv("Year,amount\n2024,10\n2023,4\n2024,5\n");
+        let periods = periods(&analysis);
+        assert_eq!(periods.column, "Year");
+        let [first, second] = &periods.periods[..] else {
+            panic!("expected two periods");
+        };
+        assert_eq!(
+            (first.period.as_str(), second.period.as_str()),
+            ("2023", "2024")
+        );
+        // The year column itself is not totalled per period.
+        assert_eq!(second.totals.keys().collect::<Vec<_>>(), ["amount"]);
+        assert_close(total(&second.totals, "amount"), 15.0);
+        assert_some_close(change(second, "amount").percent, 275.0); // +11 on 4
+
+        // Four-digit numbers in a column not named like a period are just numbers.
+        assert_eq!(csv("units,amount\n2024,10\n2023,4\n").periods, None);
+    }
+
+    #[test]
+    fn rows_without_a_period_are_left_out_of_periods() {
+        let analysis = csv("date,amount\n2024-01-31,1\nNA,10\n2024-02-29,2\n");
+        let rows = &periods(&analysis).periods;
+        let labels: Vec<&str> = rows.iter().map(|p| p.period.as_str()).collect();
+        assert_eq!(labels, ["2024-01-31", "2024-02-29"]);
+        assert_close(stats(&analysis, "amount").sum, 13.0);
+    }
+
+    #[test]
+    fn parse_period_accepts_listed_forms_only() {
+        let key = |year, month, day, span| {
+            Some(PeriodKey {
+                year,
+                month,
+                day,
+                span,
+            })
+        };
+        assert_eq!(parse_period("2024"), key(2024, 1, 1, Span::Year));
+        assert_eq!(parse_period("2024-Q1"), key(2024, 1, 1, Span::Quarter));
+        assert_eq!(parse_period("2024Q2"), key(2024, 4, 1, Span::Quarter));
+        assert_eq!(parse_period("Q3 2024"), key(2024, 7, 1, Span::Quarter));
+        assert_eq!(parse_period("q4-2024"), key(2024, 10, 1, Span::Quarter));
+        assert_eq!(parse_period("2024-12"), key(2024, 12, 1, Span::Month));
+        assert_eq!(parse_period("2024-02-29"), key(2024, 2, 29, Span::Day));
+        for invalid in [
+            "",
+            "24",
+            "20245",
+            "2024-",
+            "2024-Q5",
+            "Q0 2024",
+            "Q1  2024",
+            "Q12024",
+            "2024-13",
+            "2024-1",
+            "2024-00",
+            "2023-02-29",
+            "2024-04-31",
+            "2024-01-01-01",
+            "+2024",
+            "2024-+1",
+            "Jan 2024",
+            "２０２４",
+            "é024-Q1",
+            "Qé 2024",
+        ] {
+            assert_eq!(parse_period(invalid), None, "{invalid:?}");
+        }
+    }
+
+    #[test]
+    fn percentile_interpolates_like_numpy() {
+        // numpy.percentile([1, 2, 3, 4], [0, 25, 50, 90, 100]) = 1, 1.75, 2.5, 3.7, 4.
+        let values = [1.0, 2.0, 3.0, 4.0];
+        assert_some_close(percentile(&values, 0.0), 1.0);
+        assert_some_close(percentile(&values, 0.25), 1.75);
+        assert_some_close(percentile(&values, 0.5), 2.5);
+        assert_some_close(percentile(&values, 0.9), 3.7);
+        assert_some_close(percentile(&values, 1.0), 4.0);
+        assert_eq!(percentile(&[], 0.5), None);
+    }
+
+    #[test]
+    fn welford_is_stable_for_large_offsets() {
+        // 1e9 + {4, 7, 13, 16}: mean offset 10, squared deviations 36+9+9+36 = 90.
+        let analysis = csv("x\n1000000004\n1000000007\n1000000013\n1000000016\n");
+        assert_some_close(stats(&analysis, "x").stddev, (90.0_f64 / 3.0).sqrt());
+    }
+
+    #[test]
+    fn byte_order_mark_is_ignored() {
+        let analysis = csv("\u{feff}amount\n1\n");
+        assert_eq!(
+            analysis.columns,
+            vec![column("amount", ColumnKind::Number, 0)]
+        );
+        assert_eq!(json("\u{feff}[{\"a\": 1}]").rows, 1);
+    }
+
+    #[test]
+    fn header_names_and_cells_are_trimmed() {
+        let analysis = csv("  name , amount \n  x  ,  3  \n");
+        assert_eq!(
+            analysis.columns,
+            vec![
+                column("name", ColumnKind::Text, 0),
+                column("amount", ColumnKind::Number, 0),
+            ]
+        );
+        assert_close(total(&group(&analysis, "x").totals, "amount"), 3.0);
+    }
+
+    #[test]
+    fn analysis_serializes_with_lowercase_kinds_and_null_stddev() {
+        let analysis = csv("name,amount\nx,1\n");
+        let value = match serde_json::to_value(&analysis) {
+            Ok(value) => value,
+            Err(error) => panic!("serialization failed: {error}"),
+        };
+        assert_eq!(value["columns"][0]["kind"], "text");
+        assert_eq!(value["columns"][1]["kind"], "number");
+        assert_eq!(value["numeric"]["amount"]["stddev"], Value::Null);
+        assert_eq!(value["group_by"]["groups"]["x"]["rows"], 1);
+        assert_eq!(value["periods"], Value::Null);
+    }
+
+    #[test]
+    fn max_columns_is_accepted() {
+        let header: Vec<String> = (1..=MAX_COLUMNS).map(|i| format!("c{i}")).collect();
+        let row = vec!["1"; MAX_COLUMNS].join(",");
+        let analysis = csv(&format!("{}\n{row}\n", header.join(",")));
+        assert_eq!(analysis.columns.len(), MAX_COLUMNS);
+    }
+
+    // ---- errors ----
+
+    #[test]
+    fn error_empty() {
+        for content in ["", "  \n\t ", "\u{feff}"] {
+            assert_eq!(csv_error(content), DataError::Empty);
+            assert_eq!(json_error(content), DataError::Empty);
+        }
+        assert_eq!(
+            DataError::Empty.to_string(),
+            "the content is empty (nothing but whitespace)"
+        );
+    }
+
+    #[test]
+    fn error_empty_column_name() {
+        let error = csv_error("a,,c\n1,2,3\n");
+        assert_eq!(error, DataError::EmptyColumnName { column: 2 });
+        assert_eq!(error.to_string(), "CSV header column 2 has an empty name");
+    }
+
+    #[test]
+    fn error_duplicate_column() {
+        let error = csv_error("a,b, a \n1,2,3\n");
+        assert_eq!(
+            error,
+            DataError::DuplicateColumn {
+                name: "a".to_owned(),
+                column: 3
+            }
+        );
+        assert_eq!(
+            error.to_string(),
+            "CSV header column 3 repeats the column name \"a\""
+        );
+    }
+
+    #[test]
+    fn error_ragged_row() {
+        let error = csv_error("a,b\n1,2\n3\n");
+        assert_eq!(
+            error,
+            DataError::RaggedRow {
+                line: 3,
+                expected: 2,
+                found: 1
+            }
+        );
+        assert_eq!(
+            error.to_string(),
+            "CSV line 3 has 1 fields, but the header has 2"
+        );
+        // Blank lines are skipped but still counted, whatever the line endings.
+        for (content, line) in [
+            ("a,b\n\n1,2,3\n", 3),
+            ("a,b\n1,2\n\n\n3\n", 5),
+            ("a,b\r\n\r\n1,2,3\r\n", 3),
+            ("a,b\r\n1,2\r\n3\r\n", 3),
+            ("a,b\r1,2\r\r3", 4),
+            ("a,b\r\n\"x\r\ny\",2\r\n3\r\n", 4),
+        ] {
+            assert!(
+                matches!(csv_error(content), DataError::RaggedRow { line: l, .. } if l == line),
+                "{content:?}: {:?}",
+                csv_error(content)
+            );
+        }
+    }
+
+    #[test]
+    fn error_csv_reader_message() {
+        let error = DataError::Csv {
+            line: Some(7),
+            message: "boom".to_owned(),
+        };
+        assert_eq!(
+            error.to_string(),
+            "the CSV could not be parsed near line 7: boom"
+        );
+        let error = DataError::Csv {
+            line: None,
+            message: "boom".to_owned(),
+        };
+        assert_eq!(error.to_string(), "the CSV could not be parsed: boom");
+    }
+
+    #[test]
+    fn error_not_json() {
+        let error = json_error("[{\"a\": 1}");
+        let DataError::NotJson { message } = &error else {
+            panic!("expected NotJson, got {error:?}");
+        };
+        assert!(message.contains("line 1 column"), "{message}");
+        assert!(
+            error
+                .to_string()
+                .starts_with("the content is not valid JSON: "),
+            "{error}"
+        );
+        assert!(matches!(json_error("a,b\n1,2"), DataError::NotJson { .. }));
+    }
+
+    #[test]
+    fn error_not_array_of_objects() {
+        let error = json_error(r#"{"a": 1}"#);
+        assert_eq!(error, DataError::NotArrayOfObjects { found: "an object" });
+        assert_eq!(
+            error.to_string(),
+            "the JSON must be an array of objects, but it is an object"
+        );
+        assert_eq!(
+            json_error("42"),
+            DataError::NotArrayOfObjects { found: "a number" }
+        );
+        assert_eq!(
+            json_error("null"),
+            DataError::NotArrayOfObjects { found: "null" }
+        );
+    }
+
+    #[test]
+    fn error_row_not_object() {
+        let error = json_error(r#"[{"a": 1}, 2]"#);
+        assert_eq!(
+            error,
+            DataError::RowNotObject {
+                index: 1,
+                found: "a number"
+            }
+        );
+        assert_eq!(
+            error.to_string(),
+            "JSON array element 1 (counting from 0) is a number, not an object"
+        );
+        for (content, found) in [
+            (r#"[[1, {"a": 2}]]"#, "an array"),
+            ("[null]", "null"),
+            ("[true]", "a boolean"),
+            (r#"["x"]"#, "a string"),
+            ("[-1.5]", "a number"),
+        ] {
+            assert_eq!(
+                json_error(content),
+                DataError::RowNotObject { index: 0, found },
+                "{content}"
+            );
+        }
+    }
+
+    #[test]
+    fn error_empty_key() {
+        let error = json_error(r#"[{"a": 1}, {" ": 2}]"#);
+        assert_eq!(error, DataError::EmptyKey { index: 1 });
+        assert_eq!(
+            error.to_string(),
+            "JSON object at index 1 (counting from 0) has an empty key"
+        );
+    }
+
+    #[test]
+    fn error_duplicate_key() {
+        let error = json_error(r#"[{"a": 1}, {"a": 1, " a": 2}]"#);
+        assert_eq!(
+            error,
+            DataError::DuplicateKey {
+                index: 1,
+                name: "a".to_owned()
+            }
+        );
+        assert_eq!(
+            error.to_string(),
+            "JSON object at index 1 (counting from 0) has the key \"a\" more than once \
+             (keys are compared after trimming)"
+        );
+        assert!(matches!(
+            json_error(r#"[{"a": 1, "a": 2}]"#),
+            DataError::DuplicateKey { index: 0, .. }
+        ));
+    }
+
+    #[test]
+    fn error_no_rows() {
+        assert_eq!(csv_error("a,b\n"), DataError::NoRows);
+        assert_eq!(json_error("[]"), DataError::NoRows);
+        assert_eq!(
+            DataError::NoRows.to_string(),
+            "there are no data rows to analyse (only a CSV header, or an empty JSON array)"
+        );
+    }
+
+    #[test]
+    fn error_no_columns() {
+        let error = json_error("[{}, {}]");
+        assert_eq!(error, DataError::NoColumns);
+        assert_eq!(
+            error.to_string(),
+            "the JSON objects have no keys, so there are no columns to analyse"
+        );
+    }
+
+    #[test]
+    fn error_too_many_columns() {
+        let names: Vec<String> = (1..=MAX_COLUMNS + 1).map(|i| format!("c{i}")).collect();
+        let row = vec!["1"; MAX_COLUMNS + 1].join(",");
+        let expected = DataError::TooManyColumns {
+            limit: MAX_COLUMNS,
+            name: "c257".to_owned(),
+        };
+
+        let error = csv_error(&format!("{}\n{row}\n", names.join(",")));
+        assert_eq!(error, expected);
+        assert_eq!(
+            error.to_string(),
+            "there are more than 256 columns; column \"c257\" is the first over the limit"
+        );
+
+        // In JSON the extra column may first appear in a later object.
+        let first: Vec<String> = names[..MAX_COLUMNS]
+            .iter()
+            .map(|n| format!("\"{n}\": 1"))
+            .collect();
+        let content = format!("[{{{}}}, {{\"c257\": 1}}]", first.join(", "));
+        assert_eq!(json_error(&content), expected);
+    }
+}

@@ -1,0 +1,3 @@
+//! The tools Bayko runs over a task's input.
+
+pub mod data;

@@ -1,0 +1,17 @@
+//! Brown's binary: configuration from the environment, then serve until SIGTERM or Ctrl-C.
+
+use anyhow::Context;
+use brown::{Application, Config};
+use shared::aws::AwsSettings;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    shared::telemetry::init("brown=info,tower_http=info,warn");
+    let config = Config::from_env().context("configuring Brown")?;
+    let aws = AwsSettings::from_env().load().await;
+    let app = Application::build(config, &aws).await?;
+    tracing::info!(address = %app.local_addr(), "Brown listening");
+    app.run_until_stopped(shared::shutdown::signal()).await?;
+    tracing::info!("Brown stopped");
+    Ok(())
+}

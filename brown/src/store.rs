@@ -1,0 +1,147 @@
+//! The S3 calls Brown may make, and no others: write a new task to `inbox/`, read a task's
+//! status, sign links to its artifacts, and check that the tasks bucket is reachable.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use aws_sdk_s3::{error::SdkError, presigning::PresigningConfig, primitives::ByteStream};
+use chrono::{DateTime, Utc};
+use shared::{
+    aws::is_transient,
+    keys::TaskKey,
+    task::{StatusDocument, TaskDocument, TaskStatus},
+};
+
+use crate::error::ApiError;
+
+#[derive(Clone)]
+pub struct TaskStore {
+    s3: aws_sdk_s3::Client,
+    tasks_bucket: String,
+    artifacts_bucket: String,
+}
+
+/// What S3 knows about a task.
+pub enum Stored {
+    /// Bayko has written a status.
+    Status(TaskStatus),
+    /// Only the inbox object exists: the task waits for a worker.
+    Queued {
+        submitted_at: DateTime<Utc>,
+    },
+    Missing,
+}
+
+/// Maps an SDK error: outages become 503s, everything else is ours to investigate.
+fn s3_error<E>(
+    action: &'static str,
+) -> impl FnOnce(SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> ApiError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    move |err| {
+        if is_transient(&err) {
+            ApiError::Unavailable(format!(
+                "{action}: {}",
+                aws_sdk_s3::error::DisplayErrorContext(&err)
+            ))
+        } else {
+            ApiError::Internal(anyhow::Error::new(err).context(action))
+        }
+    }
+}
+
+impl TaskStore {
+    pub fn new(s3: aws_sdk_s3::Client, tasks_bucket: String, artifacts_bucket: String) -> Self {
+        Self {
+            s3,
+            tasks_bucket,
+            artifacts_bucket,
+        }
+    }
+
+    /// Writes a new task. Returns only once S3 has it: a 202 is a promise.
+    /// `If-None-Match: *` makes the write create-only, so a task is never overwritten.
+    pub async fn put_new_task(&self, key: &TaskKey, task: &TaskDocument) -> Result<(), ApiError> {
+        let body = serde_json::to_vec(task).context("serialising the task")?;
+        self.s3
+            .put_object()
+            .bucket(&self.tasks_bucket)
+            .key(key.inbox())
+            .if_none_match("*")
+            .content_type("application/json")
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(s3_error("writing the task"))?;
+        Ok(())
+    }
+
+    pub async fn task(&self, key: &TaskKey) -> Result<Stored, ApiError> {
+        match self
+            .s3
+            .get_object()
+            .bucket(&self.tasks_bucket)
+            .key(key.status())
+            .send()
+            .await
+        {
+            Ok(object) => {
+                let bytes = object
+                    .body
+                    .collect()
+                    .await
+                    .map_err(|err| ApiError::Unavailable(format!("reading the status: {err}")))?
+                    .into_bytes();
+                let StatusDocument::V1(status) = serde_json::from_slice(&bytes)
+                    .with_context(|| format!("status document {} is invalid", key.status()))?;
+                return Ok(Stored::Status(status));
+            }
+            Err(SdkError::ServiceError(err)) if err.err().is_no_such_key() => {}
+            Err(err) => return Err(s3_error("reading the status")(err)),
+        }
+        match self
+            .s3
+            .head_object()
+            .bucket(&self.tasks_bucket)
+            .key(key.inbox())
+            .send()
+            .await
+        {
+            Ok(head) => {
+                let submitted_at = head
+                    .last_modified
+                    .and_then(|at| DateTime::from_timestamp(at.secs(), at.subsec_nanos()))
+                    .unwrap_or_else(Utc::now);
+                Ok(Stored::Queued { submitted_at })
+            }
+            Err(SdkError::ServiceError(err)) if err.err().is_not_found() => Ok(Stored::Missing),
+            Err(err) => Err(s3_error("looking up the task")(err)),
+        }
+    }
+
+    /// A time-limited GET link to an artifact.
+    pub async fn artifact_link(&self, key: &str, ttl: Duration) -> Result<String, ApiError> {
+        let presigning = PresigningConfig::expires_in(ttl).context("link lifetime")?;
+        let request = self
+            .s3
+            .get_object()
+            .bucket(&self.artifacts_bucket)
+            .key(key)
+            .presigned(presigning)
+            .await
+            .context("signing an artifact link")?;
+        Ok(request.uri().to_owned())
+    }
+
+    /// Readiness: the tasks bucket answers.
+    pub async fn ping(&self) -> Result<(), ApiError> {
+        self.s3
+            .head_bucket()
+            .bucket(&self.tasks_bucket)
+            .send()
+            .await
+            .map_err(s3_error("reaching the tasks bucket"))?;
+        Ok(())
+    }
+}

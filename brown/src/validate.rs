@@ -1,0 +1,383 @@
+//! Task requests are validated in layers, each with its own answer:
+//!
+//! 1. transport: `Content-Type` is JSON (415) and the body fits the limit (413);
+//! 2. syntax: the body parses as JSON (400);
+//! 3. schema and semantics: every field is checked and *every* problem is reported at once,
+//!    each naming its field (422).
+//!
+//! Only a request that passes all three becomes a [`TaskRequest`]; nothing is written before.
+
+use std::collections::BTreeMap;
+
+use axum::{
+    body::Bytes,
+    extract::{FromRequest, Request},
+    http::{StatusCode, header},
+};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use shared::task::{DataFormat, TaskData};
+
+use crate::{app::AppState, error::ApiError};
+
+pub const MAX_INPUT_CHARS: usize = 8192;
+pub const MAX_TOOLS: usize = 16;
+pub const MAX_TOOL_NAME_CHARS: usize = 64;
+pub const MAX_METADATA_ENTRIES: usize = 32;
+pub const MAX_METADATA_KEY_CHARS: usize = 128;
+pub const MAX_METADATA_VALUE_CHARS: usize = 1024;
+
+/// One invalid field: a JSON path (`data.format`, `tools[2]`) and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A task request that passed every layer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskRequest {
+    pub input: String,
+    pub data: Option<TaskData>,
+    pub tools: Vec<String>,
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// Layers 1 and 2: a JSON body, within the size limit.
+pub struct JsonBody(pub Value);
+
+impl FromRequest<AppState> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(is_json_media_type);
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge {
+                    limit: state.config.max_body_bytes,
+                }
+            } else {
+                ApiError::MalformedJson(rejection.body_text())
+            }
+        })?;
+        serde_json::from_slice(&bytes)
+            .map(JsonBody)
+            .map_err(|err| ApiError::MalformedJson(err.to_string()))
+    }
+}
+
+fn is_json_media_type(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Layer 3: the fields. Collects every problem rather than stopping at the first.
+pub fn task_request(body: &Value) -> Result<TaskRequest, Vec<FieldError>> {
+    let Some(object) = body.as_object() else {
+        return Err(vec![FieldError::new("", "the body must be a JSON object")]);
+    };
+    let mut errors = Vec::new();
+    for field in object.keys() {
+        if !["input", "data", "tools", "metadata"].contains(&field.as_str()) {
+            errors.push(FieldError::new(field, "unknown field"));
+        }
+    }
+    let input = input(object.get("input"), &mut errors);
+    let data = object
+        .get("data")
+        .filter(|value| !value.is_null())
+        .and_then(|value| data(value, &mut errors));
+    let tools = object
+        .get("tools")
+        .filter(|value| !value.is_null())
+        .map(|value| tools(value, &mut errors))
+        .unwrap_or_default();
+    let metadata = object
+        .get("metadata")
+        .filter(|value| !value.is_null())
+        .map(|value| metadata(value, &mut errors))
+        .unwrap_or_default();
+    match input {
+        Some(input) if errors.is_empty() => Ok(TaskRequest {
+            input,
+            data,
+            tools,
+            metadata,
+        }),
+        _ => Err(errors),
+    }
+}
+
+fn input(value: Option<&Value>, errors: &mut Vec<FieldError>) -> Option<String> {
+    match value {
+        None | Some(Value::Null) => errors.push(FieldError::new("input", "is required")),
+        Some(Value::String(text)) => {
+            let chars = text.chars().count();
+            if text.trim().is_empty() {
+                errors.push(FieldError::new("input", "must not be blank"));
+            } else if chars > MAX_INPUT_CHARS {
+                errors.push(FieldError::new(
+                    "input",
+                    format!("must be at most {MAX_INPUT_CHARS} characters, got {chars}"),
+                ));
+            } else {
+                return Some(text.clone());
+            }
+        }
+        Some(other) => errors.push(type_error("input", "a string", other)),
+    }
+    None
+}
+
+fn data(value: &Value, errors: &mut Vec<FieldError>) -> Option<TaskData> {
+    let Some(object) = value.as_object() else {
+        errors.push(type_error("data", "an object", value));
+        return None;
+    };
+    let before = errors.len();
+    for field in object.keys() {
+        if !["format", "content"].contains(&field.as_str()) {
+            errors.push(FieldError::new(format!("data.{field}"), "unknown field"));
+        }
+    }
+    let format = match object.get("format") {
+        None | Some(Value::Null) => {
+            errors.push(FieldError::new("data.format", "is required"));
+            None
+        }
+        Some(Value::String(name)) => {
+            let format = DataFormat::parse(name);
+            if format.is_none() {
+                errors.push(FieldError::new(
+                    "data.format",
+                    format!(
+                        "must be one of {}, got {name:?}",
+                        DataFormat::ALL.join(", ")
+                    ),
+                ));
+            }
+            format
+        }
+        Some(other) => {
+            errors.push(type_error("data.format", "a string", other));
+            None
+        }
+    };
+    let content = match object.get("content") {
+        None | Some(Value::Null) => {
+            errors.push(FieldError::new("data.content", "is required"));
+            None
+        }
+        Some(Value::String(text)) if text.trim().is_empty() => {
+            errors.push(FieldError::new("data.content", "must not be blank"));
+            None
+        }
+        Some(Value::String(text)) => Some(text.clone()),
+        Some(other) => {
+            errors.push(type_error("data.content", "a string", other));
+            None
+        }
+    };
+    match (format, content) {
+        (Some(format), Some(content)) if errors.len() == before => {
+            Some(TaskData { format, content })
+        }
+        _ => None,
+    }
+}
+
+fn tools(value: &Value, errors: &mut Vec<FieldError>) -> Vec<String> {
+    let Some(items) = value.as_array() else {
+        errors.push(type_error("tools", "an array of strings", value));
+        return Vec::new();
+    };
+    if items.len() > MAX_TOOLS {
+        errors.push(FieldError::new(
+            "tools",
+            format!("must list at most {MAX_TOOLS} tools, got {}", items.len()),
+        ));
+    }
+    let mut tools = Vec::new();
+    for (index, item) in items.iter().enumerate() {
+        let field = format!("tools[{index}]");
+        match item {
+            Value::String(name) if is_tool_name(name) => tools.push(name.clone()),
+            Value::String(_) => errors.push(FieldError::new(
+                field,
+                format!(
+                    "must be 1-{MAX_TOOL_NAME_CHARS} characters of a-z, 0-9, '-', '_', '.' or ':'"
+                ),
+            )),
+            other => errors.push(type_error(&field, "a string", other)),
+        }
+    }
+    tools
+}
+
+fn is_tool_name(name: &str) -> bool {
+    (1..=MAX_TOOL_NAME_CHARS).contains(&name.len())
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.' | b':')
+        })
+}
+
+fn metadata(value: &Value, errors: &mut Vec<FieldError>) -> BTreeMap<String, String> {
+    let Some(object) = value.as_object() else {
+        errors.push(type_error("metadata", "an object of strings", value));
+        return BTreeMap::new();
+    };
+    if object.len() > MAX_METADATA_ENTRIES {
+        errors.push(FieldError::new(
+            "metadata",
+            format!(
+                "must have at most {MAX_METADATA_ENTRIES} entries, got {}",
+                object.len()
+            ),
+        ));
+    }
+    metadata_entries(object, errors)
+}
+
+fn metadata_entries(
+    object: &Map<String, Value>,
+    errors: &mut Vec<FieldError>,
+) -> BTreeMap<String, String> {
+    let mut metadata = BTreeMap::new();
+    for (key, value) in object {
+        let field = format!("metadata.{key}");
+        let key_chars = key.chars().count();
+        if key.is_empty() || key_chars > MAX_METADATA_KEY_CHARS {
+            errors.push(FieldError::new(
+                &field,
+                format!("keys must be 1-{MAX_METADATA_KEY_CHARS} characters"),
+            ));
+            continue;
+        }
+        match value {
+            Value::String(text) if text.chars().count() > MAX_METADATA_VALUE_CHARS => {
+                errors.push(FieldError::new(
+                    field,
+                    format!("must be at most {MAX_METADATA_VALUE_CHARS} characters"),
+                ))
+            }
+            Value::String(text) => {
+                metadata.insert(key.clone(), text.clone());
+            }
+            other => errors.push(type_error(&field, "a string", other)),
+        }
+    }
+    metadata
+}
+
+fn type_error(field: &str, expected: &str, got: &Value) -> FieldError {
+    let got = match got {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    };
+    FieldError::new(field, format!("must be {expected}, got {got}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn fields(body: Value) -> Vec<String> {
+        task_request(&body)
+            .unwrap_err()
+            .into_iter()
+            .map(|error| error.field)
+            .collect()
+    }
+
+    #[test]
+    fn accepts_a_full_request() {
+        let request = task_request(&json!({
+            "input": "Process quarterly data analysis request",
+            "data": {"format": "csv", "content": "a,b\n1,2"},
+            "tools": ["data-processor"],
+            "metadata": {"team": "finance"},
+        }))
+        .unwrap();
+        assert_eq!(request.input, "Process quarterly data analysis request");
+        assert_eq!(request.data.unwrap().format, DataFormat::Csv);
+        assert_eq!(request.tools, ["data-processor"]);
+        assert_eq!(request.metadata["team"], "finance");
+    }
+
+    #[test]
+    fn reports_every_invalid_field_at_once() {
+        let got = fields(json!({
+            "input": "",
+            "data": {"format": "xml", "content": 3, "extra": 1},
+            "tools": ["ok", "Not OK", 5],
+            "metadata": {"a": 1},
+            "surprise": true,
+        }));
+        assert_eq!(
+            got,
+            [
+                "surprise",
+                "input",
+                "data.extra",
+                "data.format",
+                "data.content",
+                "tools[1]",
+                "tools[2]",
+                "metadata.a"
+            ]
+        );
+    }
+
+    #[test]
+    fn input_limits() {
+        assert_eq!(fields(json!({})), ["input"]);
+        assert_eq!(fields(json!({"input": 5})), ["input"]);
+        assert_eq!(fields(json!({"input": "   "})), ["input"]);
+        let long = "é".repeat(MAX_INPUT_CHARS + 1);
+        assert_eq!(fields(json!({ "input": long })), ["input"]);
+        // The limit counts characters, not bytes.
+        let at_limit = "é".repeat(MAX_INPUT_CHARS);
+        assert!(task_request(&json!({ "input": at_limit })).is_ok());
+    }
+
+    #[test]
+    fn the_body_must_be_an_object() {
+        assert_eq!(fields(json!(["input"])), [""]);
+    }
+
+    #[test]
+    fn json_media_types() {
+        assert!(is_json_media_type("application/json"));
+        assert!(is_json_media_type("Application/JSON; charset=utf-8"));
+        assert!(is_json_media_type("application/vnd.bb+json"));
+        assert!(!is_json_media_type("text/plain"));
+        assert!(!is_json_media_type("application/x-www-form-urlencoded"));
+    }
+}

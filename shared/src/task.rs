@@ -1,0 +1,217 @@
+//! The task document (written once by Brown to `inbox/`) and the status document (written by
+//! Bayko to `status/`). Both are versioned by a `version` tag so that a newer Bayko can still
+//! read what an older Brown wrote, and unknown fields are rejected so that a typo never passes
+//! silently.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Artifacts every finished task leaves in the artifacts bucket, in the order they are listed.
+pub const ARTIFACT_NAMES: [&str; 3] = [OUTPUT_PAYLOAD, PROCESSING_LOG, QUALITY_METRICS];
+pub const OUTPUT_PAYLOAD: &str = "output_payload.json";
+pub const PROCESSING_LOG: &str = "processing.log";
+pub const QUALITY_METRICS: &str = "quality_metrics.json";
+
+/// A task as stored in the tasks bucket. The tag lets the schema evolve without a flag day.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "version")]
+pub enum TaskDocument {
+    #[serde(rename = "v1")]
+    V1(TaskV1),
+}
+
+impl TaskDocument {
+    pub fn task_id(&self) -> Uuid {
+        match self {
+            TaskDocument::V1(task) => task.task_id,
+        }
+    }
+
+    pub fn tenant(&self) -> &str {
+        match self {
+            TaskDocument::V1(task) => &task.tenant,
+        }
+    }
+}
+
+/// Version 1 of the task: what the client asked for, plus who asked and when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskV1 {
+    pub task_id: Uuid,
+    pub tenant: String,
+    pub submitted_at: DateTime<Utc>,
+    /// The instruction, in the client's words.
+    pub input: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<TaskData>,
+    /// Tool hints from the client; the router has the last word.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// Inline data to work on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskData {
+    pub format: DataFormat,
+    pub content: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DataFormat {
+    Csv,
+    Json,
+    Text,
+}
+
+impl DataFormat {
+    pub const ALL: [&str; 3] = ["csv", "json", "text"];
+
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "csv" => Some(Self::Csv),
+            "json" => Some(Self::Json),
+            "text" => Some(Self::Text),
+            _ => None,
+        }
+    }
+}
+
+/// Where a task is in its life. `Queued` is never stored: it is what a task is while only its
+/// inbox object exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskState {
+    Queued,
+    Running,
+    Succeeded,
+    /// Succeeded, but a fallback or a failed non-blocking quality gate is recorded.
+    Degraded,
+    Failed,
+    Cancelled,
+}
+
+impl TaskState {
+    /// A final state is never left: a redelivered message for such a task is acknowledged
+    /// without work.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Self::Succeeded | Self::Degraded | Self::Failed | Self::Cancelled
+        )
+    }
+}
+
+/// The task's state as Bayko records it in `status/{tenant}/{task_id}.json`. Replaced only by a
+/// conditional write on the ETag it was read with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "version")]
+pub enum StatusDocument {
+    #[serde(rename = "v1")]
+    V1(TaskStatus),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskStatus {
+    pub task_id: Uuid,
+    pub tenant: String,
+    pub status: TaskState,
+    pub submitted_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<DateTime<Utc>>,
+    /// How many times a worker has claimed this task; more than one means a takeover.
+    pub attempt: u32,
+    /// The worker that holds (or last held) the task, for operators.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<String>,
+    /// Why the task failed, or why it is degraded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<TaskMetrics>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub artifacts: Vec<ArtifactRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskMetrics {
+    pub processing_time_ms: u64,
+    pub tools_used: Vec<String>,
+}
+
+/// An artifact Bayko wrote; Brown turns it into a download link.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArtifactRef {
+    pub name: String,
+    /// Key in the artifacts bucket.
+    pub key: String,
+    pub size: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample_task() -> TaskDocument {
+        TaskDocument::V1(TaskV1 {
+            task_id: Uuid::now_v7(),
+            tenant: "acme".into(),
+            submitted_at: Utc::now(),
+            input: "Process quarterly data analysis request".into(),
+            data: Some(TaskData {
+                format: DataFormat::Csv,
+                content: "a,b\n1,2\n".into(),
+            }),
+            tools: vec!["data-processor".into()],
+            metadata: BTreeMap::from([("team".into(), "finance".into())]),
+        })
+    }
+
+    #[test]
+    fn task_round_trips_with_its_version_tag() {
+        let task = sample_task();
+        let json = serde_json::to_value(&task).unwrap();
+        assert_eq!(json["version"], "v1");
+        assert_eq!(json["data"]["format"], "csv");
+        let back: TaskDocument = serde_json::from_value(json).unwrap();
+        assert_eq!(back, task);
+    }
+
+    #[test]
+    fn task_with_unknown_field_is_rejected() {
+        let mut json = serde_json::to_value(sample_task()).unwrap();
+        json["surprise"] = serde_json::json!(true);
+        let err = serde_json::from_value::<TaskDocument>(json).unwrap_err();
+        assert!(err.to_string().contains("surprise"), "{err}");
+    }
+
+    #[test]
+    fn task_with_unknown_version_is_rejected() {
+        let mut json = serde_json::to_value(sample_task()).unwrap();
+        json["version"] = serde_json::json!("v9");
+        assert!(serde_json::from_value::<TaskDocument>(json).is_err());
+    }
+
+    #[test]
+    fn final_states() {
+        assert!(!TaskState::Queued.is_final());
+        assert!(!TaskState::Running.is_final());
+        assert!(TaskState::Succeeded.is_final());
+        assert!(TaskState::Degraded.is_final());
+        assert!(TaskState::Failed.is_final());
+        assert!(TaskState::Cancelled.is_final());
+    }
+}

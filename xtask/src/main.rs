@@ -1,0 +1,99 @@
+//! `cargo xtask dev | test`: the developer's two commands.
+
+mod dev;
+mod emulator;
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+
+use emulator::{Emulator, Venv};
+
+#[derive(Parser)]
+#[command(about = "Bayko & Brown developer tasks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Run the whole system locally on the emulator, submit a sample task, show its result,
+    /// and keep running until Ctrl-C.
+    Dev(dev::DevArgs),
+    /// Start the emulator and run every test against it.
+    Test {
+        /// Extra arguments for the test runner (after `--`), e.g. a test name filter.
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// Start only the emulator and print its endpoint, until Ctrl-C: for running `cargo test`
+    /// or the binaries by hand.
+    Emulator,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let root = workspace_root();
+    match cli.command {
+        Task::Dev(args) => dev::run(&root, args),
+        Task::Test { args } => test(&root, &args),
+        Task::Emulator => {
+            let venv = Venv::ensure(&root)?;
+            let emulator = Emulator::start(&venv, &root.join("target/xtask/moto.log"))?;
+            println!("emulator listening: AWS_ENDPOINT_URL={}", emulator.endpoint);
+            println!(
+                "run tests by hand: BB_TEST_AWS_ENDPOINT={} cargo test",
+                emulator.endpoint
+            );
+            wait_for_ctrl_c()
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+fn test(root: &Path, args: &[String]) -> anyhow::Result<()> {
+    let venv = Venv::ensure(root)?;
+    let emulator = Emulator::start(&venv, &root.join("target/xtask/moto-test.log"))?;
+    eprintln!("xtask: emulator at {}", emulator.endpoint);
+    let nextest = Command::new("cargo")
+        .args(["nextest", "--version"])
+        .output()
+        .is_ok_and(|output| output.status.success());
+    let mut command = Command::new("cargo");
+    if nextest {
+        command.args(["nextest", "run", "--workspace", "--no-fail-fast"]);
+    } else {
+        command.args(["test", "--workspace", "--no-fail-fast"]);
+    }
+    let status = command
+        .args(args)
+        .current_dir(root)
+        .env("BB_TEST_AWS_ENDPOINT", &emulator.endpoint)
+        .env("BB_TEST_MCP_PYTHON", venv.bin("python"))
+        .status()
+        .context("running the tests")?;
+    drop(emulator);
+    if !status.success() {
+        bail!("tests failed ({status})");
+    }
+    Ok(())
+}
+
+fn wait_for_ctrl_c() -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(tokio::signal::ctrl_c())
+        .context("waiting for Ctrl-C")
+}
