@@ -109,7 +109,7 @@ pub fn run(root: &Path, args: DevArgs) -> anyhow::Result<()> {
     runtime.block_on(demo(&base, root))?;
     print_usage(&base, &logs);
 
-    runtime.block_on(tokio::signal::ctrl_c())?;
+    runtime.block_on(shared::shutdown::signal());
     eprintln!("\nxtask: stopping");
     drop((bayko, brown, emulator));
     Ok(())

@@ -105,10 +105,6 @@ impl Emulator {
             log.display()
         )
     }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
 }
 
 impl Drop for Emulator {

@@ -50,7 +50,7 @@ fn main() -> anyhow::Result<()> {
                 "run tests by hand: BB_TEST_AWS_ENDPOINT={} cargo test",
                 emulator.endpoint
             );
-            wait_for_ctrl_c()
+            wait_for_shutdown()
         }
     }
 }
@@ -90,10 +90,11 @@ fn test(root: &Path, args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn wait_for_ctrl_c() -> anyhow::Result<()> {
+/// Blocks until Ctrl-C or SIGTERM.
+fn wait_for_shutdown() -> anyhow::Result<()> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
-        .block_on(tokio::signal::ctrl_c())
-        .context("waiting for Ctrl-C")
+        .block_on(shared::shutdown::signal());
+    Ok(())
 }

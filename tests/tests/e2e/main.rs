@@ -1,0 +1,5 @@
+//! One integration binary: every end-to-end test, against the real emulator.
+
+mod api;
+mod pipeline;
+mod poison;
