@@ -2,6 +2,8 @@
 //! read with: the first claim creates it (`If-None-Match: *`), every later write names the
 //! version it replaces (`If-Match`). Two deliveries of one message cannot both win.
 
+use std::time::Duration;
+
 use aws_sdk_s3::{error::SdkError, primitives::ByteStream};
 use chrono::{DateTime, Utc};
 use shared::{
@@ -68,6 +70,7 @@ impl StatusStore {
         submitted_at: DateTime<Utc>,
         previous: Option<&Versioned>,
         worker: &str,
+        lease: Duration,
     ) -> Result<Versioned, StoreError> {
         let now = Utc::now();
         let status = TaskStatus {
@@ -78,12 +81,58 @@ impl StatusStore {
             updated_at: now,
             started_at: Some(now),
             finished_at: None,
+            lease_until: Some(now + lease),
             attempt: previous.map_or(1, |held| held.status.attempt + 1),
             worker: Some(worker.to_owned()),
             error: None,
             metrics: None,
             artifacts: Vec::new(),
         };
+        let replacing = match previous {
+            None => Replacing::Nothing,
+            Some(held) => Replacing::Version(&held.etag),
+        };
+        self.write(key, status, replacing).await
+    }
+
+    /// The heartbeat: pushes the lease forward. `Conflict` means another worker took over.
+    pub async fn renew(
+        &self,
+        key: &TaskKey,
+        held: &Versioned,
+        lease: Duration,
+    ) -> Result<Versioned, StoreError> {
+        let now = Utc::now();
+        let status = TaskStatus {
+            updated_at: now,
+            lease_until: Some(now + lease),
+            ..held.status.clone()
+        };
+        self.write(key, status, Replacing::Version(&held.etag))
+            .await
+    }
+
+    /// Gives the task up (shutdown): the lease ends now, so the next delivery takes over at
+    /// once instead of waiting for it to run out.
+    pub async fn release(&self, key: &TaskKey, held: &Versioned) -> Result<Versioned, StoreError> {
+        let now = Utc::now();
+        let status = TaskStatus {
+            updated_at: now,
+            lease_until: Some(now),
+            ..held.status.clone()
+        };
+        self.write(key, status, Replacing::Version(&held.etag))
+            .await
+    }
+
+    /// Writes a final status over whatever is there (or nothing), conditionally: for a task
+    /// that fails before or without a claim.
+    pub async fn finish_unclaimed(
+        &self,
+        key: &TaskKey,
+        previous: Option<&Versioned>,
+        status: TaskStatus,
+    ) -> Result<Versioned, StoreError> {
         let replacing = match previous {
             None => Replacing::Nothing,
             Some(held) => Replacing::Version(&held.etag),

@@ -23,6 +23,19 @@ pub struct Config {
     pub retry_max: Duration,
     /// Names this worker in statuses and logs.
     pub worker_id: String,
+    /// How long a claim holds without a heartbeat: the message's visibility and the status'
+    /// lease. A worker that dies is replaced after at most this long.
+    pub lease: Duration,
+    /// How often a running task renews its lease; a third of the lease tolerates a missed beat.
+    pub heartbeat: Duration,
+    /// Deliveries after which a task failing transiently is failed for good, with its reason.
+    /// Below the queue's maxReceiveCount (5), so the task fails before its message is redriven.
+    pub max_attempts: u32,
+    /// How long in-flight tasks may finish after SIGTERM. Below ECS's `stopTimeout` (30 s), so
+    /// the rest is handed back before the container is killed.
+    pub shutdown_grace: Duration,
+    /// Fault injection for tests and demos: a pause before every step. Zero in production.
+    pub chaos_step_delay: Duration,
 }
 
 impl Config {
@@ -39,6 +52,16 @@ impl Config {
             |s| *s <= 20,
             "SQS long polls last at most 20 seconds",
         )?;
+        let lease = config::seconds_or("BAYKO_LEASE_SECONDS", Duration::from_secs(60))?;
+        let heartbeat = config::millis_or("BAYKO_HEARTBEAT_MS", lease / 3)?;
+        if heartbeat.is_zero() || heartbeat >= lease {
+            return Err(ConfigError::Invalid {
+                name: "BAYKO_HEARTBEAT_MS".into(),
+                value: heartbeat.as_millis().to_string(),
+                reason: "must be above zero and shorter than the lease (BAYKO_LEASE_SECONDS)"
+                    .into(),
+            });
+        }
         Ok(Self {
             tasks_bucket: config::required("BB_TASKS_BUCKET")?,
             artifacts_bucket: config::required("BB_ARTIFACTS_BUCKET")?,
@@ -48,6 +71,19 @@ impl Config {
             retry_base: config::millis_or("BAYKO_RETRY_BASE_MS", Duration::from_secs(2))?,
             retry_max: config::seconds_or("BAYKO_RETRY_MAX_SECONDS", Duration::from_secs(300))?,
             worker_id: config::optional("BAYKO_WORKER_ID").unwrap_or_else(default_worker_id),
+            lease,
+            heartbeat,
+            max_attempts: config::check(
+                "BAYKO_MAX_ATTEMPTS",
+                config::parse_or("BAYKO_MAX_ATTEMPTS", 4u32)?,
+                |n| *n >= 1,
+                "must be at least 1",
+            )?,
+            shutdown_grace: config::seconds_or(
+                "BAYKO_SHUTDOWN_GRACE_SECONDS",
+                Duration::from_secs(25),
+            )?,
+            chaos_step_delay: config::millis_or("BAYKO_CHAOS_STEP_DELAY_MS", Duration::ZERO)?,
         })
     }
 }

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use shared::task::{DataFormat, TaskState, TaskV1};
 
 use crate::{
+    control::{StopReason, TaskControl},
     log::ProcessingLog,
     tools::data::{self, Analysis, TabularFormat},
 };
@@ -39,7 +40,51 @@ pub struct Check {
     pub detail: String,
 }
 
-pub fn run(task: &TaskV1, log: &mut ProcessingLog) -> Result<Outcome, TaskFailure> {
+/// Why the engine did not produce an outcome.
+#[derive(Debug, Clone)]
+pub enum EngineError {
+    /// The task cannot succeed: it ends `failed` with this reason.
+    Failed(TaskFailure),
+    /// Something outside the task stopped it.
+    Stopped(StopReason),
+}
+
+impl From<StopReason> for EngineError {
+    fn from(reason: StopReason) -> Self {
+        Self::Stopped(reason)
+    }
+}
+
+/// Knobs the worker passes to every run.
+#[derive(Debug, Clone, Default)]
+pub struct EngineSettings {
+    /// Fault injection: a pause before every step, so that fault tests can act on a task
+    /// mid-run. Zero in production.
+    pub chaos_step_delay: std::time::Duration,
+}
+
+/// A step boundary: stop if asked, then wait out the chaos delay (stoppable too).
+async fn step_boundary(
+    control: &TaskControl,
+    settings: &EngineSettings,
+) -> Result<(), EngineError> {
+    control.checkpoint().await?;
+    if !settings.chaos_step_delay.is_zero() {
+        tokio::select! {
+            () = tokio::time::sleep(settings.chaos_step_delay) => {}
+            () = control.cancelled() => {}
+        }
+        control.checkpoint().await?;
+    }
+    Ok(())
+}
+
+pub async fn run(
+    task: &TaskV1,
+    log: &mut ProcessingLog,
+    control: &TaskControl,
+    settings: &EngineSettings,
+) -> Result<Outcome, EngineError> {
     let started = Instant::now();
     let tabular = task.data.as_ref().and_then(|data| match data.format {
         DataFormat::Csv => Some((TabularFormat::Csv, data.content.as_str())),
@@ -76,6 +121,7 @@ pub fn run(task: &TaskV1, log: &mut ProcessingLog) -> Result<Outcome, TaskFailur
         });
     };
 
+    step_boundary(control, settings).await?;
     log.record_tool(
         "step_started",
         DATA_PROCESSOR,
@@ -91,7 +137,7 @@ pub fn run(task: &TaskV1, log: &mut ProcessingLog) -> Result<Outcome, TaskFailur
             Some(step_started.elapsed().as_millis() as u64),
             json!({"step": "analyse", "error": err.to_string()}),
         );
-        TaskFailure { reason }
+        EngineError::Failed(TaskFailure { reason })
     })?;
     let step_ms = step_started.elapsed().as_millis() as u64;
     log.record_tool(
@@ -101,6 +147,7 @@ pub fn run(task: &TaskV1, log: &mut ProcessingLog) -> Result<Outcome, TaskFailur
         json!({"step": "analyse", "rows": analysis.rows, "columns": analysis.columns.len()}),
     );
 
+    step_boundary(control, settings).await?;
     let checks = quality_checks(&analysis);
     let passed = checks.iter().filter(|check| check.passed).count();
     let failed: Vec<&Check> = checks.iter().filter(|check| !check.passed).collect();

@@ -5,9 +5,11 @@
 pub mod artifacts;
 pub mod claim;
 pub mod config;
+pub mod control;
 pub mod engine;
 pub mod inbox;
 pub mod log;
+pub mod redrive;
 pub mod store;
 pub mod tools;
 pub mod worker;

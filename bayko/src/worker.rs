@@ -1,5 +1,5 @@
-//! The receive loop, and what happens to one message: parse → read the task → claim → run the
-//! engine → write the artifacts → commit the status → delete the message.
+//! The receive loop, and what happens to one message: parse → check the status → read the task
+//! → claim → run the engine (heartbeating) → write the artifacts → commit the status → delete.
 //!
 //! A message is deleted only after the task's final status is in S3. A message that cannot be
 //! processed is never deleted: it is made visible again (after a backoff) until the queue's
@@ -8,15 +8,18 @@
 use std::{sync::Arc, time::Duration};
 
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use rand::Rng;
-use serde_json::json;
+use serde_json::{Value, json};
 use shared::{
     event::ObjectCreated,
     keys::TaskKey,
-    task::{OUTPUT_PAYLOAD, PROCESSING_LOG, QUALITY_METRICS, TaskMetrics, TaskState, TaskStatus},
+    task::{
+        ARTIFACT_NAMES, OUTPUT_PAYLOAD, PROCESSING_LOG, QUALITY_METRICS, TaskMetrics, TaskState,
+        TaskStatus,
+    },
 };
-use tokio::task::JoinSet;
+use tokio::{sync::Mutex, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -24,7 +27,8 @@ use crate::{
     artifacts::{Artifact, ArtifactStore},
     claim::{StatusStore, Versioned},
     config::Config,
-    engine,
+    control::{CancelProbe, StopReason, TaskControl},
+    engine::{self, EngineError, EngineSettings},
     inbox::Inbox,
     log::ProcessingLog,
     store::StoreError,
@@ -38,6 +42,17 @@ pub enum Disposition {
     /// Not processed: make the message visible again after this delay. Each receive counts
     /// towards the queue's redrive, so a message that never succeeds ends in the DLQ.
     Release(Duration),
+    /// Another worker took the task over and holds its own delivery: leave the message alone.
+    Abandon,
+}
+
+/// How a task ended, before it is written down.
+struct Conclusion {
+    state: TaskState,
+    error: Option<String>,
+    output: Option<Value>,
+    quality: Option<Value>,
+    tools_used: Vec<String>,
 }
 
 /// A worker: cheap to clone, every clone shares the same clients.
@@ -45,6 +60,7 @@ pub enum Disposition {
 pub struct Worker {
     config: Arc<Config>,
     sqs: aws_sdk_sqs::Client,
+    s3: aws_sdk_s3::Client,
     inbox: Inbox,
     statuses: StatusStore,
     artifacts: ArtifactStore,
@@ -57,13 +73,16 @@ impl Worker {
             sqs: shared::aws::sqs(aws),
             inbox: Inbox::new(s3.clone(), config.tasks_bucket.clone()),
             statuses: StatusStore::new(s3.clone(), config.tasks_bucket.clone()),
-            artifacts: ArtifactStore::new(s3, config.artifacts_bucket.clone()),
+            artifacts: ArtifactStore::new(s3.clone(), config.artifacts_bucket.clone()),
+            s3,
             config: Arc::new(config),
         }
     }
 
-    /// Receives and processes until `shutdown` is cancelled, then finishes what is in flight.
+    /// Receives and processes until `shutdown` is cancelled; then stops receiving, gives the
+    /// tasks in flight the grace period to finish, and hands the rest back to the queue.
     pub async fn run(&self, shutdown: CancellationToken) {
+        let abort = CancellationToken::new();
         let mut in_flight = JoinSet::new();
         let mut failures: u32 = 0;
         tracing::info!(worker = %self.config.worker_id, "Bayko receiving");
@@ -85,7 +104,8 @@ impl Worker {
                     failures = 0;
                     for message in messages {
                         let worker = self.clone();
-                        in_flight.spawn(async move { worker.process(message).await });
+                        let abort = abort.clone();
+                        in_flight.spawn(async move { worker.process(message, &abort).await });
                     }
                 }
                 Err(err) => {
@@ -100,11 +120,21 @@ impl Worker {
                 }
             }
         }
+        let grace = self.config.shutdown_grace;
         tracing::info!(
             in_flight = in_flight.len(),
+            ?grace,
             "stopping: finishing tasks in flight"
         );
-        while in_flight.join_next().await.is_some() {}
+        let drain = async { while in_flight.join_next().await.is_some() {} };
+        if tokio::time::timeout(grace, drain).await.is_err() {
+            tracing::warn!(
+                unfinished = in_flight.len(),
+                "grace period over: handing unfinished tasks back to the queue"
+            );
+            abort.cancel();
+            while in_flight.join_next().await.is_some() {}
+        }
         tracing::info!("Bayko stopped");
     }
 
@@ -113,10 +143,12 @@ impl Worker {
     pub async fn process_batch(&self) -> Result<usize, StoreError> {
         let messages = self.receive(10).await?;
         let count = messages.len();
+        let abort = CancellationToken::new();
         let mut handling = JoinSet::new();
         for message in messages {
             let worker = self.clone();
-            handling.spawn(async move { worker.process(message).await });
+            let abort = abort.clone();
+            handling.spawn(async move { worker.process(message, &abort).await });
         }
         while handling.join_next().await.is_some() {}
         Ok(count)
@@ -129,6 +161,7 @@ impl Worker {
             .queue_url(&self.config.queue_url)
             .max_number_of_messages(max.clamp(1, 10) as i32)
             .wait_time_seconds(self.config.wait_time.as_secs() as i32)
+            .visibility_timeout(self.config.lease.as_secs() as i32)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
             .send()
             .await
@@ -137,7 +170,7 @@ impl Worker {
     }
 
     /// Handles one message and settles it with the queue.
-    async fn process(&self, message: Message) {
+    async fn process(&self, message: Message, abort: &CancellationToken) {
         let message_id = message.message_id.clone().unwrap_or_default();
         let receive_count: u32 = message
             .attributes
@@ -148,10 +181,12 @@ impl Worker {
             .and_then(|count| count.parse().ok())
             .unwrap_or(1);
         let span = tracing::info_span!("message", %message_id, receive_count);
-        let disposition = self
-            .handle(message.body().unwrap_or_default(), receive_count)
-            .instrument(span.clone())
-            .await;
+        let delivery = Delivery {
+            body: message.body().unwrap_or_default(),
+            receive_count,
+            receipt: message.receipt_handle(),
+        };
+        let disposition = self.handle(&delivery, abort).instrument(span.clone()).await;
         self.settle(&message, disposition).instrument(span).await;
     }
 
@@ -160,6 +195,7 @@ impl Worker {
             return;
         };
         let result = match disposition {
+            Disposition::Abandon => return,
             Disposition::Delete => self
                 .sqs
                 .delete_message()
@@ -169,16 +205,7 @@ impl Worker {
                 .await
                 .map(drop)
                 .map_err(|err| StoreError::from_sdk("deleting the message", err)),
-            Disposition::Release(after) => self
-                .sqs
-                .change_message_visibility()
-                .queue_url(&self.config.queue_url)
-                .receipt_handle(receipt)
-                .visibility_timeout(after.as_secs().min(43_200) as i32)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|err| StoreError::from_sdk("releasing the message", err)),
+            Disposition::Release(after) => self.extend_visibility(receipt, after).await,
         };
         // If settling fails the message simply reappears after its visibility timeout; the
         // status document makes the redelivery harmless.
@@ -187,16 +214,21 @@ impl Worker {
         }
     }
 
-    /// Decides a message's fate. Public so that tests can hand it bodies directly.
-    pub async fn handle(&self, body: &str, receive_count: u32) -> Disposition {
-        let retry = || {
-            Disposition::Release(backoff(
-                self.config.retry_base,
-                self.config.retry_max,
-                receive_count,
-            ))
-        };
-        let event = match ObjectCreated::from_sqs_body(body) {
+    async fn extend_visibility(&self, receipt: &str, after: Duration) -> Result<(), StoreError> {
+        self.sqs
+            .change_message_visibility()
+            .queue_url(&self.config.queue_url)
+            .receipt_handle(receipt)
+            .visibility_timeout(after.as_secs().min(43_200) as i32)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|err| StoreError::from_sdk("changing the message's visibility", err))
+    }
+
+    /// Decides a message's fate. Public so that tests can hand it deliveries directly.
+    pub async fn handle(&self, delivery: &Delivery<'_>, abort: &CancellationToken) -> Disposition {
+        let event = match ObjectCreated::from_sqs_body(delivery.body) {
             Ok(event) => event,
             Err(err) => {
                 // Malformed for good: release at once, so the redrive moves it to the DLQ soon.
@@ -211,15 +243,27 @@ impl Worker {
         let key = event.task;
         let span = tracing::info_span!("task", task_id = %key.task_id, tenant = %key.tenant);
         async {
-            match self.run_task(&key).await {
+            let retry = Disposition::Release(backoff(
+                self.config.retry_base,
+                self.config.retry_max,
+                delivery.receive_count,
+            ));
+            match self.run_task(&key, delivery, abort).await {
                 Ok(disposition) => disposition,
                 Err(StoreError::NotFound(object)) => {
+                    // Not ours to fail: there is no task. The redrive keeps the evidence.
                     tracing::warn!(%object, "the event names a missing task object");
-                    retry()
+                    retry
+                }
+                Err(err) if delivery.receive_count >= self.config.max_attempts => {
+                    tracing::warn!(error = %err, "retry budget spent, failing the task");
+                    let reason =
+                        format!("gave up after {} attempts: {err}", delivery.receive_count);
+                    self.give_up(&key, reason).await.unwrap_or(retry)
                 }
                 Err(err) => {
                     tracing::warn!(error = %err, "task not processed, will retry");
-                    retry()
+                    retry
                 }
             }
         }
@@ -227,55 +271,165 @@ impl Worker {
         .await
     }
 
-    async fn run_task(&self, key: &TaskKey) -> Result<Disposition, StoreError> {
+    async fn run_task(
+        &self,
+        key: &TaskKey,
+        delivery: &Delivery<'_>,
+        abort: &CancellationToken,
+    ) -> Result<Disposition, StoreError> {
         let previous = self.statuses.read(key).await?;
-        if let Some(held) = &previous
-            && held.status.status.is_final()
-        {
-            tracing::info!(status = ?held.status.status, "task already finished, acknowledging");
-            return Ok(Disposition::Delete);
+        if let Some(held) = &previous {
+            if held.status.status.is_final() {
+                tracing::info!(status = ?held.status.status, "task already finished, acknowledging");
+                return Ok(Disposition::Delete);
+            }
+            if let Some(remaining) = lease_remaining(&held.status, Utc::now()) {
+                tracing::info!(holder = ?held.status.worker, ?remaining, "task held by a live worker, deferring");
+                return Ok(Disposition::Release(remaining + Duration::from_secs(1)));
+            }
+        }
+        let probe = CancelProbe {
+            s3: self.s3.clone(),
+            bucket: self.config.tasks_bucket.clone(),
+            key: key.clone(),
+        };
+        let submitted_at = previous
+            .as_ref()
+            .map_or_else(Utc::now, |held| held.status.submitted_at);
+        if probe.requested().await {
+            let mut log = ProcessingLog::new(key.task_id);
+            log.record("cancelled", json!({"before_start": true}));
+            let status = self.final_status(
+                key,
+                previous.as_ref(),
+                submitted_at,
+                TaskState::Cancelled,
+                Some(CANCELLED.into()),
+            );
+            return self.finish_unclaimed(key, previous.as_ref(), status).await;
         }
         let task = match self.inbox.read(key).await {
             Ok(task) => task,
             Err(StoreError::Invalid(reason)) => {
-                let submitted_at = previous
-                    .as_ref()
-                    .map_or_else(Utc::now, |held| held.status.submitted_at);
-                let held = self.claim(key, submitted_at, previous.as_ref()).await?;
-                let mut log = ProcessingLog::new(key.task_id);
-                log.record("failed", json!({"reason": reason}));
-                return self
-                    .finish(key, &held, Err(engine::TaskFailure { reason }), log, 0)
-                    .await;
+                tracing::warn!(%reason, "invalid task object, failing the task");
+                let status = self.final_status(
+                    key,
+                    previous.as_ref(),
+                    submitted_at,
+                    TaskState::Failed,
+                    Some(reason),
+                );
+                return self.finish_unclaimed(key, previous.as_ref(), status).await;
             }
             Err(err) => return Err(err),
         };
+
         let held = self
-            .claim(key, task.submitted_at, previous.as_ref())
+            .statuses
+            .claim(
+                key,
+                task.submitted_at,
+                previous.as_ref(),
+                &self.config.worker_id,
+                self.config.lease,
+            )
             .await?;
+        tracing::info!(attempt = held.status.attempt, "task claimed");
         let started = std::time::Instant::now();
         let mut log = ProcessingLog::new(key.task_id);
         log.record(
             "claimed",
             json!({"attempt": held.status.attempt, "worker": self.config.worker_id}),
         );
-        let outcome = engine::run(&task, &mut log);
-        let elapsed = started.elapsed().as_millis() as u64;
-        self.finish(key, &held, outcome, log, elapsed).await
+        let control = TaskControl::new(abort, Some(probe));
+        let held = Arc::new(Mutex::new(held));
+        let heartbeat = tokio::spawn(
+            self.clone()
+                .heartbeat(
+                    key.clone(),
+                    held.clone(),
+                    control.clone(),
+                    delivery.receipt.map(str::to_owned),
+                )
+                .in_current_span(),
+        );
+        let settings = EngineSettings {
+            chaos_step_delay: self.config.chaos_step_delay,
+        };
+        let outcome = engine::run(&task, &mut log, &control, &settings).await;
+        heartbeat.abort();
+        let _ = heartbeat.await;
+        let held = held.lock().await.clone();
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+
+        let conclusion = match outcome {
+            Ok(outcome) => Conclusion {
+                state: outcome.state,
+                error: outcome.reason,
+                output: Some(outcome.output),
+                quality: Some(outcome.quality),
+                tools_used: outcome.tools_used,
+            },
+            Err(EngineError::Failed(failure)) => {
+                log.record("failed", json!({"reason": failure.reason}));
+                Conclusion::ended(TaskState::Failed, failure.reason)
+            }
+            Err(EngineError::Stopped(StopReason::Cancelled)) => {
+                log.record("cancelled", json!({"before_start": false}));
+                Conclusion::ended(TaskState::Cancelled, CANCELLED.into())
+            }
+            Err(EngineError::Stopped(StopReason::LostLease)) => {
+                tracing::warn!("lost the task to another worker, walking away");
+                return Ok(Disposition::Abandon);
+            }
+            Err(EngineError::Stopped(StopReason::ShuttingDown)) => {
+                if let Err(err) = self.statuses.release(key, &held).await {
+                    tracing::warn!(error = %err, "could not end the lease early");
+                }
+                tracing::info!("shutting down: task handed back to the queue");
+                return Ok(Disposition::Release(Duration::ZERO));
+            }
+        };
+        self.finish(key, &held, conclusion, log, elapsed_ms).await
     }
 
-    async fn claim(
-        &self,
-        key: &TaskKey,
-        submitted_at: chrono::DateTime<Utc>,
-        previous: Option<&Versioned>,
-    ) -> Result<Versioned, StoreError> {
-        let held = self
-            .statuses
-            .claim(key, submitted_at, previous, &self.config.worker_id)
-            .await?;
-        tracing::info!(attempt = held.status.attempt, "task claimed");
-        Ok(held)
+    /// Every `heartbeat` interval while the task runs: keep the message invisible, renew the
+    /// lease in the status (losing it means another worker took over), and look for a cancel
+    /// request.
+    async fn heartbeat(
+        self,
+        key: TaskKey,
+        held: Arc<Mutex<Versioned>>,
+        control: TaskControl,
+        receipt: Option<String>,
+    ) {
+        let mut ticks = tokio::time::interval(self.config.heartbeat);
+        ticks.tick().await;
+        loop {
+            ticks.tick().await;
+            if let Some(receipt) = &receipt
+                && let Err(err) = self.extend_visibility(receipt, self.config.lease).await
+            {
+                tracing::warn!(error = %err, "could not extend the message's visibility");
+            }
+            {
+                let mut held = held.lock().await;
+                match self.statuses.renew(&key, &held, self.config.lease).await {
+                    Ok(renewed) => *held = renewed,
+                    Err(StoreError::Conflict) => {
+                        control.stop(StopReason::LostLease);
+                        return;
+                    }
+                    Err(err) => tracing::warn!(error = %err, "could not renew the lease"),
+                }
+            }
+            if let Some(probe) = control.probe()
+                && probe.requested().await
+            {
+                control.stop(StopReason::Cancelled);
+                return;
+            }
+        }
     }
 
     /// Writes the artifacts, then the final status; only then may the message go.
@@ -283,31 +437,20 @@ impl Worker {
         &self,
         key: &TaskKey,
         held: &Versioned,
-        outcome: Result<engine::Outcome, engine::TaskFailure>,
+        conclusion: Conclusion,
         mut log: ProcessingLog,
         elapsed_ms: u64,
     ) -> Result<Disposition, StoreError> {
-        let (state, error, tools_used, mut artifacts) = match outcome {
-            Ok(outcome) => {
-                let artifacts = vec![
-                    json_artifact(OUTPUT_PAYLOAD, &outcome.output),
-                    json_artifact(QUALITY_METRICS, &outcome.quality),
-                ];
-                (outcome.state, outcome.reason, outcome.tools_used, artifacts)
-            }
-            Err(failure) => {
-                log.record("failed", json!({"reason": failure.reason}));
-                (
-                    TaskState::Failed,
-                    Some(failure.reason),
-                    Vec::new(),
-                    Vec::new(),
-                )
-            }
-        };
+        let mut artifacts = Vec::new();
+        if let Some(output) = &conclusion.output {
+            artifacts.push(json_artifact(OUTPUT_PAYLOAD, output));
+        }
+        if let Some(quality) = &conclusion.quality {
+            artifacts.push(json_artifact(QUALITY_METRICS, quality));
+        }
         log.record(
             "finished",
-            json!({"status": state, "processing_time_ms": elapsed_ms}),
+            json!({"status": conclusion.state, "processing_time_ms": elapsed_ms}),
         );
         artifacts.push(Artifact {
             name: PROCESSING_LOG,
@@ -316,39 +459,139 @@ impl Worker {
         });
         let mut stored = self.artifacts.write_once(key, artifacts).await?;
         stored.sort_by_key(|artifact| {
-            shared::task::ARTIFACT_NAMES
+            ARTIFACT_NAMES
                 .iter()
                 .position(|name| *name == artifact.name)
         });
         let now = Utc::now();
         let status = TaskStatus {
-            status: state,
+            status: conclusion.state,
             updated_at: now,
             finished_at: Some(now),
-            error,
+            lease_until: None,
+            error: conclusion.error,
             metrics: Some(TaskMetrics {
                 processing_time_ms: elapsed_ms,
-                tools_used,
+                tools_used: conclusion.tools_used,
             }),
             artifacts: stored,
             ..held.status.clone()
         };
         match self.statuses.commit(key, held, status).await {
             Ok(_) => {
-                tracing::info!(status = ?state, elapsed_ms, "task finished");
+                tracing::info!(status = ?conclusion.state, elapsed_ms, "task finished");
                 Ok(Disposition::Delete)
             }
             Err(StoreError::Conflict) => {
                 // Another worker took the task over; its commit is the one that counts.
                 tracing::warn!("lost the task to another worker, discarding this result");
-                Ok(Disposition::Delete)
+                Ok(Disposition::Abandon)
             }
             Err(err) => Err(err),
         }
     }
+
+    fn final_status(
+        &self,
+        key: &TaskKey,
+        previous: Option<&Versioned>,
+        submitted_at: DateTime<Utc>,
+        state: TaskState,
+        error: Option<String>,
+    ) -> TaskStatus {
+        let now = Utc::now();
+        TaskStatus {
+            task_id: key.task_id,
+            tenant: key.tenant.to_string(),
+            status: state,
+            submitted_at,
+            updated_at: now,
+            started_at: previous.and_then(|held| held.status.started_at),
+            finished_at: Some(now),
+            lease_until: None,
+            attempt: previous.map_or(0, |held| held.status.attempt),
+            worker: Some(self.config.worker_id.clone()),
+            error,
+            metrics: None,
+            artifacts: Vec::new(),
+        }
+    }
+
+    /// Ends a task that was never (or is no longer) claimed by this worker.
+    async fn finish_unclaimed(
+        &self,
+        key: &TaskKey,
+        previous: Option<&Versioned>,
+        status: TaskStatus,
+    ) -> Result<Disposition, StoreError> {
+        let state = status.status;
+        match self.statuses.finish_unclaimed(key, previous, status).await {
+            Ok(_) => {
+                tracing::info!(status = ?state, "task finished without running");
+                Ok(Disposition::Delete)
+            }
+            // Someone else moved the task on: look again on the next delivery.
+            Err(StoreError::Conflict) => Ok(Disposition::Release(Duration::ZERO)),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// The retry budget is spent: record the failure so the client learns why.
+    async fn give_up(&self, key: &TaskKey, reason: String) -> Result<Disposition, StoreError> {
+        let previous = self.statuses.read(key).await?;
+        if previous
+            .as_ref()
+            .is_some_and(|held| held.status.status.is_final())
+        {
+            return Ok(Disposition::Delete);
+        }
+        let submitted_at = previous
+            .as_ref()
+            .map_or_else(Utc::now, |held| held.status.submitted_at);
+        let status = self.final_status(
+            key,
+            previous.as_ref(),
+            submitted_at,
+            TaskState::Failed,
+            Some(reason),
+        );
+        self.finish_unclaimed(key, previous.as_ref(), status).await
+    }
 }
 
-fn json_artifact(name: &'static str, value: &serde_json::Value) -> Artifact {
+const CANCELLED: &str = "cancelled at the client's request";
+
+impl Conclusion {
+    fn ended(state: TaskState, reason: String) -> Self {
+        Self {
+            state,
+            error: Some(reason),
+            output: None,
+            quality: None,
+            tools_used: Vec::new(),
+        }
+    }
+}
+
+/// One delivery of a message: its body, how often it was received, and the handle that
+/// settles it.
+#[derive(Debug, Clone, Copy)]
+pub struct Delivery<'a> {
+    pub body: &'a str,
+    pub receive_count: u32,
+    pub receipt: Option<&'a str>,
+}
+
+/// How long a running task's lease still holds, if it does.
+fn lease_remaining(status: &TaskStatus, now: DateTime<Utc>) -> Option<Duration> {
+    if status.status != TaskState::Running {
+        return None;
+    }
+    let until = status.lease_until?;
+    (until > now).then(|| (until - now).to_std().unwrap_or_default())
+}
+
+fn json_artifact(name: &'static str, value: &Value) -> Artifact {
     Artifact {
         name,
         content_type: "application/json",
@@ -377,5 +620,30 @@ mod tests {
             assert!(backoff(base, max, 3) <= Duration::from_millis(400));
             assert!(backoff(base, max, 30) <= max);
         }
+    }
+
+    #[test]
+    fn only_a_running_task_with_a_future_lease_is_held() {
+        let now = Utc::now();
+        let mut status = TaskStatus {
+            task_id: uuid::Uuid::now_v7(),
+            tenant: "default".into(),
+            status: TaskState::Running,
+            submitted_at: now,
+            updated_at: now,
+            started_at: Some(now),
+            finished_at: None,
+            lease_until: Some(now + Duration::from_secs(30)),
+            attempt: 1,
+            worker: None,
+            error: None,
+            metrics: None,
+            artifacts: Vec::new(),
+        };
+        assert!(lease_remaining(&status, now).is_some_and(|d| d <= Duration::from_secs(30)));
+        status.lease_until = Some(now - Duration::from_secs(1));
+        assert_eq!(lease_remaining(&status, now), None);
+        status.lease_until = None;
+        assert_eq!(lease_remaining(&status, now), None);
     }
 }

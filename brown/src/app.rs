@@ -26,7 +26,10 @@ pub fn router(state: AppState) -> Router {
     let timeout = state.config.request_timeout;
     Router::new()
         .route("/v1/tasks", post(routes::tasks::submit))
-        .route("/v1/tasks/{task_id}", get(routes::tasks::status))
+        .route(
+            "/v1/tasks/{task_id}",
+            get(routes::tasks::status).delete(routes::tasks::cancel),
+        )
         .route("/healthz", get(routes::health::alive))
         .route("/readyz", get(routes::health::ready))
         .fallback(routes::not_found)

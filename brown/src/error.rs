@@ -24,6 +24,12 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("no task {0} for this tenant")]
     TaskNotFound(String),
+    #[error("Idempotency-Key must be 1-255 visible ASCII characters")]
+    InvalidIdempotencyKey,
+    #[error("this Idempotency-Key was used for a different request (task {0})")]
+    IdempotencyKeyReused(uuid::Uuid),
+    #[error("task {0} is already {1}; only a queued or running task can be cancelled")]
+    AlreadyFinished(uuid::Uuid, &'static str),
     #[error("no route for {0}")]
     RouteNotFound(String),
     #[error("storage is unavailable, try again shortly: {0}")]
@@ -73,6 +79,21 @@ impl ApiError {
                 StatusCode::NOT_FOUND,
                 "/problems/task-not-found",
                 "Task not found",
+            ),
+            Self::InvalidIdempotencyKey => (
+                StatusCode::BAD_REQUEST,
+                "/problems/invalid-idempotency-key",
+                "Invalid Idempotency-Key",
+            ),
+            Self::IdempotencyKeyReused(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "/problems/idempotency-key-reused",
+                "Idempotency-Key reused",
+            ),
+            Self::AlreadyFinished(..) => (
+                StatusCode::CONFLICT,
+                "/problems/task-finished",
+                "Task already finished",
             ),
             Self::RouteNotFound(_) => (
                 StatusCode::NOT_FOUND,

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use shared::{
     aws::is_transient,
     keys::TaskKey,
-    task::{StatusDocument, TaskDocument, TaskStatus},
+    task::{StatusDocument, TaskDocument, TaskStatus, TaskV1},
 };
 
 use crate::error::ApiError;
@@ -61,20 +61,81 @@ impl TaskStore {
     }
 
     /// Writes a new task. Returns only once S3 has it: a 202 is a promise.
-    /// `If-None-Match: *` makes the write create-only, so a task is never overwritten.
-    pub async fn put_new_task(&self, key: &TaskKey, task: &TaskDocument) -> Result<(), ApiError> {
+    /// `If-None-Match: *` makes the write create-only, so a task is never overwritten; a task
+    /// id that exists already (an idempotent retry) answers `Ok(false)`.
+    pub async fn put_new_task(&self, key: &TaskKey, task: &TaskDocument) -> Result<bool, ApiError> {
         let body = serde_json::to_vec(task).context("serialising the task")?;
-        self.s3
-            .put_object()
+        self.create_only(&key.inbox(), body, "writing the task")
+            .await
+    }
+
+    /// The task as submitted.
+    pub async fn read_task(&self, key: &TaskKey) -> Result<Option<TaskV1>, ApiError> {
+        let object = match self
+            .s3
+            .get_object()
             .bucket(&self.tasks_bucket)
             .key(key.inbox())
+            .send()
+            .await
+        {
+            Ok(object) => object,
+            Err(SdkError::ServiceError(err)) if err.err().is_no_such_key() => return Ok(None),
+            Err(err) => return Err(s3_error("reading the task")(err)),
+        };
+        let bytes = object
+            .body
+            .collect()
+            .await
+            .map_err(|err| ApiError::Unavailable(format!("reading the task: {err}")))?
+            .into_bytes();
+        let TaskDocument::V1(task) = serde_json::from_slice(&bytes)
+            .with_context(|| format!("task document {} is invalid", key.inbox()))?;
+        Ok(Some(task))
+    }
+
+    /// Records a cancel request. Requesting twice is the same as once.
+    pub async fn request_cancel(&self, key: &TaskKey) -> Result<(), ApiError> {
+        let body = serde_json::to_vec(&serde_json::json!({
+            "task_id": key.task_id,
+            "requested_at": Utc::now(),
+        }))
+        .context("serialising the cancel request")?;
+        self.create_only(&key.cancel(), body, "requesting cancellation")
+            .await
+            .map(drop)
+    }
+
+    /// A create-only write: `Ok(true)` when this call created the object, `Ok(false)` when it
+    /// existed already.
+    async fn create_only(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        action: &'static str,
+    ) -> Result<bool, ApiError> {
+        let written = self
+            .s3
+            .put_object()
+            .bucket(&self.tasks_bucket)
+            .key(key)
             .if_none_match("*")
             .content_type("application/json")
             .body(ByteStream::from(body))
             .send()
-            .await
-            .map_err(s3_error("writing the task"))?;
-        Ok(())
+            .await;
+        match written {
+            Ok(_) => Ok(true),
+            Err(err)
+                if matches!(
+                    err.raw_response().map(|r| r.status().as_u16()),
+                    Some(412 | 409)
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(s3_error(action)(err)),
+        }
     }
 
     pub async fn task(&self, key: &TaskKey) -> Result<Stored, ApiError> {

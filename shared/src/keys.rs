@@ -4,6 +4,7 @@
 //! ```text
 //! tasks bucket      inbox/{tenant}/{task_id}.json    written once by Brown
 //!                   status/{tenant}/{task_id}.json   written by Bayko, conditionally
+//!                   cancel/{tenant}/{task_id}.json   written once by Brown on DELETE
 //! artifacts bucket  {tenant}/{task_id}/{artifact}    written once by Bayko
 //! ```
 
@@ -14,6 +15,9 @@ use uuid::Uuid;
 /// The prefix EventBridge's rule matches: only objects under it are work.
 pub const INBOX_PREFIX: &str = "inbox/";
 pub const STATUS_PREFIX: &str = "status/";
+/// Cancel requests: Brown writes a marker, Bayko looks for it between steps. Outside `inbox/`,
+/// so a cancel request is never mistaken for work.
+pub const CANCEL_PREFIX: &str = "cancel/";
 
 /// A tenant name: lowercase letters, digits and `-`, 1 to 63 characters, so that it is safe in
 /// a key, a metric label and a bucket prefix alike.
@@ -92,6 +96,10 @@ impl TaskKey {
 
     pub fn status(&self) -> String {
         format!("{STATUS_PREFIX}{}/{}.json", self.tenant, self.task_id)
+    }
+
+    pub fn cancel(&self) -> String {
+        format!("{CANCEL_PREFIX}{}/{}.json", self.tenant, self.task_id)
     }
 
     pub fn artifact(&self, name: &str) -> String {

@@ -53,6 +53,19 @@ pub struct TaskV1 {
     pub tools: Vec<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metadata: BTreeMap<String, String>,
+    /// The client's `Idempotency-Key`, when it sent one: the task id is derived from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+}
+
+impl TaskV1 {
+    /// Whether two tasks carry the same request (what an idempotent retry must repeat).
+    pub fn same_request(&self, other: &TaskV1) -> bool {
+        self.input == other.input
+            && self.data == other.data
+            && self.tools == other.tools
+            && self.metadata == other.metadata
+    }
 }
 
 /// Inline data to work on.
@@ -132,6 +145,11 @@ pub struct TaskStatus {
     pub finished_at: Option<DateTime<Utc>>,
     /// How many times a worker has claimed this task; more than one means a takeover.
     pub attempt: u32,
+    /// While `running`: the holder renews this with its heartbeat. A duplicate delivery leaves
+    /// the task alone until it passes; after that the holder is presumed dead and another
+    /// worker takes over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_until: Option<DateTime<Utc>>,
     /// The worker that holds (or last held) the task, for operators.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker: Option<String>,
@@ -177,6 +195,7 @@ mod tests {
             }),
             tools: vec!["data-processor".into()],
             metadata: BTreeMap::from([("team".into(), "finance".into())]),
+            idempotency_key: None,
         })
     }
 

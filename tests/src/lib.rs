@@ -55,6 +55,11 @@ pub fn bayko_config(provisioned: &Provisioned) -> bayko::Config {
         retry_base: Duration::from_millis(100),
         retry_max: Duration::from_secs(1),
         worker_id: format!("test-{}", Uuid::new_v4().simple()),
+        lease: Duration::from_secs(6),
+        heartbeat: Duration::from_secs(2),
+        max_attempts: 4,
+        shutdown_grace: Duration::from_secs(5),
+        chaos_step_delay: Duration::ZERO,
     }
 }
 

@@ -4,13 +4,13 @@
 use axum::{
     Json,
     extract::{Path, State},
-    http::{StatusCode, header},
+    http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use shared::{
-    keys::TaskKey,
+    keys::{TaskKey, Tenant},
     task::{TaskDocument, TaskMetrics, TaskState, TaskStatus, TaskV1},
 };
 use uuid::Uuid;
@@ -30,17 +30,32 @@ pub struct Accepted {
     pub status_url: String,
 }
 
+/// Namespace of task ids derived from idempotency keys.
+const IDEMPOTENCY_NAMESPACE: Uuid = Uuid::from_u128(0x6b1f_3c2e_8d4a_4e7b_9a05_2c1d_7e3f_b8a6);
+
 /// Validates the request, writes the task to the inbox and answers 202 once S3 has it.
+///
+/// With an `Idempotency-Key` the task id is derived from the tenant and the key, so a retry
+/// finds the task its first attempt created: the same request answers 200 with the task's
+/// status, a different one is a 422. No database: the create-only write decides.
 pub async fn submit(
     State(state): State<AppState>,
     CallerTenant(tenant): CallerTenant,
+    headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
+    let idempotency_key = idempotency_key(&headers)?;
     let request = validate::task_request(&body).map_err(ApiError::Validation)?;
-    // UUIDv7: time-ordered, so inbox listings and logs sort by submission.
-    let task_id = Uuid::now_v7();
+    let task_id = match &idempotency_key {
+        Some(key) => Uuid::new_v5(
+            &IDEMPOTENCY_NAMESPACE,
+            format!("{tenant}\n{key}").as_bytes(),
+        ),
+        // UUIDv7: time-ordered, so inbox listings and logs sort by submission.
+        None => Uuid::now_v7(),
+    };
     let key = TaskKey::new(tenant.clone(), task_id);
-    let task = TaskDocument::V1(TaskV1 {
+    let task = TaskV1 {
         task_id,
         tenant: tenant.to_string(),
         submitted_at: Utc::now(),
@@ -48,8 +63,22 @@ pub async fn submit(
         data: request.data,
         tools: request.tools,
         metadata: request.metadata,
-    });
-    state.store.put_new_task(&key, &task).await?;
+        idempotency_key,
+    };
+    let created = state
+        .store
+        .put_new_task(&key, &TaskDocument::V1(task.clone()))
+        .await?;
+    if !created {
+        let existing = state.store.read_task(&key).await?;
+        return match existing {
+            Some(existing) if existing.same_request(&task) => {
+                let view = view(&state, &key).await?;
+                Ok((StatusCode::OK, Json(view)).into_response())
+            }
+            _ => Err(ApiError::IdempotencyKeyReused(task_id)),
+        };
+    }
     tracing::info!(%task_id, %tenant, "task accepted");
 
     let status_url = format!("/v1/tasks/{task_id}");
@@ -101,11 +130,59 @@ pub async fn status(
     CallerTenant(tenant): CallerTenant,
     Path(task_id): Path<String>,
 ) -> Result<Json<StatusView>, ApiError> {
-    // A malformed id names no task: same answer as an unknown one.
-    let id = Uuid::parse_str(&task_id).map_err(|_| ApiError::TaskNotFound(task_id.clone()))?;
-    let key = TaskKey::new(tenant, id);
-    let view = match state.store.task(&key).await? {
-        Stored::Missing => return Err(ApiError::TaskNotFound(task_id)),
+    let key = task_key(tenant, &task_id)?;
+    Ok(Json(view(&state, &key).await?))
+}
+
+/// `DELETE /v1/tasks/{id}`: asks Bayko to stop the task. Answers 202 with the task's current
+/// status; the task ends `cancelled` once Bayko sees the request (between steps, or before it
+/// starts). A finished task cannot be cancelled: 409.
+pub async fn cancel(
+    State(state): State<AppState>,
+    CallerTenant(tenant): CallerTenant,
+    Path(task_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let key = task_key(tenant, &task_id)?;
+    let view = view(&state, &key).await?;
+    if view.status.is_final() {
+        let state_name = match view.status {
+            TaskState::Succeeded => "succeeded",
+            TaskState::Degraded => "degraded",
+            TaskState::Failed => "failed",
+            _ => "cancelled",
+        };
+        return Err(ApiError::AlreadyFinished(key.task_id, state_name));
+    }
+    state.store.request_cancel(&key).await?;
+    tracing::info!(task_id = %key.task_id, "cancellation requested");
+    Ok((StatusCode::ACCEPTED, Json(view)).into_response())
+}
+
+/// A malformed id names no task: the same answer as an unknown one.
+fn task_key(tenant: Tenant, task_id: &str) -> Result<TaskKey, ApiError> {
+    let id = Uuid::parse_str(task_id).map_err(|_| ApiError::TaskNotFound(task_id.to_owned()))?;
+    Ok(TaskKey::new(tenant, id))
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .map_err(|_| ApiError::InvalidIdempotencyKey)?
+        .trim();
+    let valid = (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic());
+    if !valid {
+        return Err(ApiError::InvalidIdempotencyKey);
+    }
+    Ok(Some(key.to_owned()))
+}
+
+async fn view(state: &AppState, key: &TaskKey) -> Result<StatusView, ApiError> {
+    let id = key.task_id;
+    let view = match state.store.task(key).await? {
+        Stored::Missing => return Err(ApiError::TaskNotFound(id.to_string())),
         Stored::Queued { submitted_at } => StatusView {
             task_id: id,
             status: TaskState::Queued,
@@ -118,9 +195,9 @@ pub async fn status(
             metrics: None,
             artifacts: Vec::new(),
         },
-        Stored::Status(status) => with_links(&state, status).await?,
+        Stored::Status(status) => with_links(state, status).await?,
     };
-    Ok(Json(view))
+    Ok(view)
 }
 
 async fn with_links(state: &AppState, status: TaskStatus) -> Result<StatusView, ApiError> {

@@ -1,0 +1,108 @@
+//! Stopping a running task from outside its engine: a cancel request from the client, a lease
+//! lost to another worker, or a shutdown that ran out of grace. The engine checks at every step
+//! boundary and races in-flight tool calls against it.
+
+use std::sync::{Arc, OnceLock};
+
+use aws_sdk_s3::error::SdkError;
+use shared::keys::TaskKey;
+use tokio_util::sync::CancellationToken;
+
+/// Why a task was stopped. The first reason wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// The client asked (`DELETE /v1/tasks/{id}`): the task ends `cancelled`.
+    Cancelled,
+    /// Another worker took the task over: this one walks away without writing.
+    LostLease,
+    /// This worker is shutting down: the task is handed back to the queue at once.
+    ShuttingDown,
+}
+
+/// One running task's stop switch, shared by the engine and the heartbeat.
+#[derive(Clone)]
+pub struct TaskControl {
+    token: CancellationToken,
+    reason: Arc<OnceLock<StopReason>>,
+    probe: Option<CancelProbe>,
+}
+
+/// Looks for the client's cancel request in S3.
+#[derive(Clone)]
+pub struct CancelProbe {
+    pub s3: aws_sdk_s3::Client,
+    pub bucket: String,
+    pub key: TaskKey,
+}
+
+impl CancelProbe {
+    /// Whether a cancel request exists. An error reads as "no": the next check will see it.
+    pub async fn requested(&self) -> bool {
+        match self
+            .s3
+            .head_object()
+            .bucket(&self.bucket)
+            .key(self.key.cancel())
+            .send()
+            .await
+        {
+            Ok(_) => true,
+            Err(SdkError::ServiceError(err)) if err.err().is_not_found() => false,
+            Err(err) => {
+                tracing::debug!(error = %aws_sdk_s3::error::DisplayErrorContext(&err), "cancel check failed");
+                false
+            }
+        }
+    }
+}
+
+impl TaskControl {
+    pub fn new(parent: &CancellationToken, probe: Option<CancelProbe>) -> Self {
+        Self {
+            token: parent.child_token(),
+            reason: Arc::new(OnceLock::new()),
+            probe,
+        }
+    }
+
+    /// A control nothing stops but a direct call: for tests of the engine alone.
+    pub fn detached() -> Self {
+        Self::new(&CancellationToken::new(), None)
+    }
+
+    pub fn stop(&self, reason: StopReason) {
+        let _ = self.reason.set(reason);
+        self.token.cancel();
+    }
+
+    /// Why the task was stopped; `ShuttingDown` when the parent (the worker) was.
+    pub fn stopped(&self) -> Option<StopReason> {
+        if self.token.is_cancelled() {
+            Some(*self.reason.get_or_init(|| StopReason::ShuttingDown))
+        } else {
+            None
+        }
+    }
+
+    /// Completes when the task is stopped.
+    pub async fn cancelled(&self) {
+        self.token.cancelled().await
+    }
+
+    /// A step boundary: stops here if anything asked, including a cancel request in S3.
+    pub async fn checkpoint(&self) -> Result<(), StopReason> {
+        if let Some(reason) = self.stopped() {
+            return Err(reason);
+        }
+        if let Some(probe) = &self.probe
+            && probe.requested().await
+        {
+            self.stop(StopReason::Cancelled);
+        }
+        self.stopped().map_or(Ok(()), Err)
+    }
+
+    pub fn probe(&self) -> Option<&CancelProbe> {
+        self.probe.as_ref()
+    }
+}
