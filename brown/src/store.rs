@@ -24,7 +24,7 @@ pub struct TaskStore {
 /// What S3 knows about a task.
 pub enum Stored {
     /// Bayko has written a status.
-    Status(TaskStatus),
+    Status(Box<TaskStatus>),
     /// Only the inbox object exists: the task waits for a worker.
     Queued {
         submitted_at: DateTime<Utc>,
@@ -156,7 +156,7 @@ impl TaskStore {
                     .into_bytes();
                 let StatusDocument::V1(status) = serde_json::from_slice(&bytes)
                     .with_context(|| format!("status document {} is invalid", key.status()))?;
-                return Ok(Stored::Status(status));
+                return Ok(Stored::Status(Box::new(status)));
             }
             Err(SdkError::ServiceError(err)) if err.err().is_no_such_key() => {}
             Err(err) => return Err(s3_error("reading the status")(err)),

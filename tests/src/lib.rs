@@ -66,6 +66,8 @@ pub fn bayko_config(provisioned: &Provisioned) -> bayko::Config {
 /// A running Brown (in-process, port 0) and optionally a running Bayko worker.
 pub struct TestStack {
     pub base_url: String,
+    /// The emulator this stack runs on.
+    pub endpoint: String,
     pub http: reqwest::Client,
     pub aws: SdkConfig,
     pub s3: aws_sdk_s3::Client,
@@ -86,7 +88,12 @@ impl TestStack {
 
     /// Brown alone: tasks are accepted and their messages stay in the queue.
     pub async fn spawn_brown_only() -> Self {
-        let aws = aws().await;
+        Self::spawn_brown_only_on(&endpoint()).await
+    }
+
+    /// Brown alone, on the emulator at `endpoint`.
+    pub async fn spawn_brown_only_on(endpoint: &str) -> Self {
+        let aws = AwsSettings::emulator(endpoint).load().await;
         let provisioned = provision_isolated(&aws, test_queue_settings()).await;
         let config = brown::Config::local(
             &provisioned.names.tasks_bucket,
@@ -107,6 +114,7 @@ impl TestStack {
         });
         Self {
             base_url,
+            endpoint: endpoint.to_owned(),
             http: reqwest::Client::new(),
             s3: shared::aws::s3(&aws),
             sqs: shared::aws::sqs(&aws),
@@ -119,9 +127,75 @@ impl TestStack {
     }
 
     pub fn start_bayko(&mut self) {
-        let worker = bayko::Worker::new(bayko_config(&self.provisioned), &self.aws);
+        self.start_bayko_with(bayko_config(&self.provisioned));
+    }
+
+    /// Starts an in-process worker with this configuration; it stops with the stack.
+    pub fn start_bayko_with(&mut self, config: bayko::Config) {
+        let worker = bayko::Worker::new(config, &self.aws);
         let shutdown = self.shutdown.clone();
-        self.bayko = Some(tokio::spawn(async move { worker.run(shutdown).await }));
+        let previous = self.bayko.take();
+        self.bayko = Some(tokio::spawn(async move {
+            tokio::join!(worker.run(shutdown), async {
+                if let Some(previous) = previous {
+                    let _ = previous.await;
+                }
+            });
+        }));
+    }
+
+    /// A real Bayko process on this stack's queue.
+    pub fn spawn_bayko_process(&self, extra_env: &[(&str, &str)]) -> BaykoProcess {
+        BaykoProcess::spawn(&self.endpoint, &self.provisioned, extra_env)
+    }
+
+    /// Polls the stored status until `ready` says so.
+    pub async fn wait_for_status(&self, task_id: &str, ready: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if let Some(status) = stored_status(&self.s3, self.tasks_bucket(), task_id).await
+                && ready(&status)
+            {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "status of {task_id} never matched"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Messages visible plus in flight in a queue.
+    pub async fn queue_depth(&self, queue_url: &str) -> usize {
+        use aws_sdk_sqs::types::QueueAttributeName as Name;
+        let attributes = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(queue_url)
+            .attribute_names(Name::ApproximateNumberOfMessages)
+            .attribute_names(Name::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .expect("queue attributes")
+            .attributes
+            .unwrap_or_default();
+        [
+            Name::ApproximateNumberOfMessages,
+            Name::ApproximateNumberOfMessagesNotVisible,
+        ]
+        .iter()
+        .filter_map(|name| attributes.get(name)?.parse::<usize>().ok())
+        .sum()
+    }
+
+    /// Waits until a queue holds no message at all.
+    pub async fn wait_until_drained(&self, queue_url: &str) {
+        let deadline = Instant::now() + DEADLINE;
+        while self.queue_depth(queue_url).await > 0 {
+            assert!(Instant::now() < deadline, "{queue_url} never drained");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     pub fn tasks_bucket(&self) -> &str {
@@ -244,4 +318,198 @@ pub async fn list_keys(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> V
         .into_iter()
         .filter_map(|object| object.key)
         .collect()
+}
+
+/// Where the project's binaries are (`cargo xtask test` builds them first).
+pub fn binary(name: &str) -> std::path::PathBuf {
+    let dir = std::env::var_os("BB_TEST_BIN_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            // target/debug/deps/e2e-… → target/debug
+            let exe = std::env::current_exe().expect("test executable path");
+            exe.parent()
+                .and_then(|p| p.parent())
+                .expect("target dir")
+                .to_path_buf()
+        });
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run the tests with `cargo xtask test` (it builds the binaries)",
+        path.display()
+    );
+    path
+}
+
+/// Sends a signal by name (`TERM`, `KILL`, `STOP`, `CONT`) to a process.
+pub fn signal(pid: u32, name: &str) {
+    let status = std::process::Command::new("kill")
+        .args([format!("-{name}"), pid.to_string()])
+        .status()
+        .expect("running kill");
+    assert!(status.success(), "kill -{name} {pid} failed");
+}
+
+/// A real Bayko process on the stack's queue.
+pub struct BaykoProcess {
+    child: tokio::process::Child,
+    pub worker_id: String,
+}
+
+impl BaykoProcess {
+    pub fn spawn(endpoint: &str, provisioned: &Provisioned, extra_env: &[(&str, &str)]) -> Self {
+        let worker_id = format!("proc-{}", &Uuid::new_v4().simple().to_string()[..8]);
+        let child = tokio::process::Command::new(binary("bayko"))
+            .env("AWS_ENDPOINT_URL", endpoint)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .env("BB_TASKS_BUCKET", &provisioned.names.tasks_bucket)
+            .env("BB_ARTIFACTS_BUCKET", &provisioned.names.artifacts_bucket)
+            .env("BAYKO_QUEUE_URL", &provisioned.queue_url)
+            .env("BAYKO_WORKER_ID", &worker_id)
+            .env("BAYKO_WAIT_SECONDS", "1")
+            .env("BAYKO_LEASE_SECONDS", "3")
+            .env("BAYKO_HEARTBEAT_MS", "1000")
+            .env("BAYKO_RETRY_BASE_MS", "100")
+            .env("BAYKO_RETRY_MAX_SECONDS", "1")
+            .env("RUST_LOG", "bayko=debug,warn")
+            .envs(extra_env.iter().copied())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("starting bayko");
+        Self { child, worker_id }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("a running process has a pid")
+    }
+
+    /// kill -9: no chance to clean up.
+    pub async fn kill(&mut self) {
+        self.child.kill().await.expect("killing bayko");
+    }
+
+    /// SIGTERM, then waits for the exit (graceful shutdown).
+    pub async fn terminate(&mut self) -> std::process::ExitStatus {
+        signal(self.pid(), "TERM");
+        tokio::time::timeout(DEADLINE, self.child.wait())
+            .await
+            .expect("bayko exits after SIGTERM")
+            .expect("waiting for bayko")
+    }
+}
+
+/// A moto server of the test's own, so that it can be paused (SIGSTOP) without disturbing
+/// the other tests.
+pub struct OwnEmulator {
+    child: std::process::Child,
+    pub endpoint: String,
+}
+
+impl OwnEmulator {
+    pub async fn start() -> Self {
+        let server = std::env::var("BB_TEST_MOTO_SERVER")
+            .expect("BB_TEST_MOTO_SERVER is not set: run the tests with `cargo xtask test`");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let child = std::process::Command::new(server)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("starting moto_server");
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + DEADLINE;
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "moto did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Self { child, endpoint }
+    }
+
+    pub fn pause(&self) {
+        signal(self.child.id(), "STOP");
+    }
+
+    pub fn resume(&self) {
+        signal(self.child.id(), "CONT");
+    }
+}
+
+impl Drop for OwnEmulator {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-CONT", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Turns on versioning, so that every write to a key is counted.
+pub async fn count_writes_from_now_on(s3: &aws_sdk_s3::Client, bucket: &str) {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    s3.put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("enabling versioning");
+}
+
+/// How many times each key under `prefix` was written (with versioning on).
+pub async fn writes_per_key(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+) -> std::collections::BTreeMap<String, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    let mut key_marker = None;
+    let mut version_marker = None;
+    loop {
+        let page = s3
+            .list_object_versions()
+            .bucket(bucket)
+            .prefix(prefix)
+            .set_key_marker(key_marker.take())
+            .set_version_id_marker(version_marker.take())
+            .send()
+            .await
+            .expect("listing versions");
+        for version in page.versions.unwrap_or_default() {
+            *counts.entry(version.key.unwrap_or_default()).or_insert(0) += 1;
+        }
+        if page.is_truncated != Some(true) {
+            return counts;
+        }
+        key_marker = page.next_key_marker;
+        version_marker = page.next_version_id_marker;
+    }
+}
+
+/// Reads a task's status document straight from S3.
+pub async fn stored_status(s3: &aws_sdk_s3::Client, bucket: &str, task_id: &str) -> Option<Value> {
+    let object = s3
+        .get_object()
+        .bucket(bucket)
+        .key(format!("status/default/{task_id}.json"))
+        .send()
+        .await
+        .ok()?;
+    let bytes = object.body.collect().await.ok()?.into_bytes();
+    serde_json::from_slice(&bytes).ok()
 }

@@ -64,6 +64,15 @@ fn workspace_root() -> PathBuf {
 
 fn test(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let venv = Venv::ensure(root)?;
+    // The fault tests run the real binaries: build them before the tests need them.
+    let built = Command::new("cargo")
+        .args(["build", "--quiet", "-p", "bayko", "-p", "brown"])
+        .current_dir(root)
+        .status()
+        .context("building the binaries")?;
+    if !built.success() {
+        bail!("building bayko and brown failed");
+    }
     let emulator = Emulator::start(&venv, &root.join("target/xtask/moto-test.log"))?;
     eprintln!("xtask: emulator at {}", emulator.endpoint);
     let nextest = Command::new("cargo")
@@ -81,6 +90,8 @@ fn test(root: &Path, args: &[String]) -> anyhow::Result<()> {
         .current_dir(root)
         .env("BB_TEST_AWS_ENDPOINT", &emulator.endpoint)
         .env("BB_TEST_MCP_PYTHON", venv.bin("python"))
+        .env("BB_TEST_MOTO_SERVER", venv.bin("moto_server"))
+        .env("BB_TEST_BIN_DIR", root.join("target/debug"))
         .status()
         .context("running the tests")?;
     drop(emulator);

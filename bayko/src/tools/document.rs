@@ -97,7 +97,8 @@ pub struct DocumentAnalysis {
     pub characters: usize,
     /// The document's sections, in order.
     pub sections: Vec<Section>,
-    /// The best key phrases, best first.
+    /// The best key phrases: highest score first, then most occurrences,
+    /// then alphabetical.
     pub key_phrases: Vec<KeyPhrase>,
     /// The chosen sentences, in document order, joined by a space.
     pub summary: String,
@@ -162,13 +163,19 @@ pub fn process(text: &str, options: &DocumentOptions) -> Result<DocumentAnalysis
     }
 
     let sentences = collect_sentences(&drafts);
+    let mut per_section = vec![0; drafts.len()];
+    for sentence in &sentences {
+        if let Some(count) = per_section.get_mut(sentence.section) {
+            *count += 1;
+        }
+    }
     let sections = drafts
         .iter()
-        .enumerate()
-        .map(|(index, draft)| Section {
+        .zip(per_section)
+        .map(|(draft, sentences)| Section {
             title: draft.title.clone(),
             words: draft.words,
-            sentences: sentences.iter().filter(|s| s.section == index).count(),
+            sentences,
             start_line: draft.start_line,
         })
         .collect();
@@ -482,7 +489,10 @@ struct Sentence {
 fn collect_sentences(sections: &[SectionDraft]) -> Vec<Sentence> {
     let mut sentences = Vec::new();
     for (index, section) in sections.iter().enumerate() {
-        let texts = section.blocks.iter().flat_map(|block| split_sentences(block));
+        let texts = section
+            .blocks
+            .iter()
+            .flat_map(|block| split_sentences(block));
         for (position, text) in texts.enumerate() {
             sentences.push(Sentence {
                 text: text.split_whitespace().collect::<Vec<_>>().join(" "),
@@ -547,8 +557,8 @@ fn split_sentences(block: &str) -> Vec<&str> {
         }
         let end = chars.get(i).map_or(block.len(), |&(offset, _)| offset);
         let at_break = chars.get(i).is_none_or(|&(_, next)| next.is_whitespace());
-        let ends = (at_break || is_full_width_terminal(c))
-            && !(c == '.' && is_abbreviation(block, pos));
+        let ends =
+            (at_break || is_full_width_terminal(c)) && !(c == '.' && is_abbreviation(block, pos));
         if ends {
             sentences.extend(block.get(start..end));
             start = end;
@@ -599,7 +609,8 @@ fn round4(value: f64) -> f64 {
 
 /// RAKE: a word scores degree/frequency (degree: total length of the
 /// candidates it occurs in, itself included), a phrase the sum of its
-/// words' scores. Best `limit` phrases, ties broken alphabetically.
+/// words' scores. Best `limit` phrases; on equal scores the more frequent
+/// phrase first, then alphabetical order.
 fn rake(fragments: &[&str], limit: usize) -> Vec<KeyPhrase> {
     let mut candidates = Vec::new();
     for fragment in fragments {
@@ -637,7 +648,12 @@ fn rake(fragments: &[&str], limit: usize) -> Vec<KeyPhrase> {
             occurrences,
         })
         .collect();
-    phrases.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.phrase.cmp(&b.phrase)));
+    phrases.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(b.occurrences.cmp(&a.occurrences))
+            .then_with(|| a.phrase.cmp(&b.phrase))
+    });
     phrases.truncate(limit);
     phrases
 }
@@ -683,9 +699,9 @@ fn sentence_score(sentence: &Sentence, frequencies: &HashMap<String, usize>, max
     score
 }
 
-/// Indices of the best `count` sentences, ascending. Word frequencies come
-/// from `fragments` (headings and sentences), so sentences about the
-/// section topics rank higher. Ties go to the earlier sentence.
+/// Indices of the best `count` distinct sentences, ascending. Word
+/// frequencies come from `fragments` (headings and sentences), so sentences
+/// about the section topics rank higher. Ties go to the earlier sentence.
 fn choose_summary(sentences: &[Sentence], fragments: &[&str], count: usize) -> Vec<usize> {
     let frequencies = word_frequencies(fragments);
     let max = frequencies.values().copied().max().unwrap_or(1).max(1) as f64;
@@ -695,7 +711,19 @@ fn choose_summary(sentences: &[Sentence], fragments: &[&str], count: usize) -> V
         .map(|(index, sentence)| (index, sentence_score(sentence, &frequencies, max)))
         .collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    let mut chosen: Vec<usize> = ranked.into_iter().take(count).map(|(index, _)| index).collect();
+    // A repeated sentence (boilerplate, a footer on every page) is worth one
+    // place in the summary, not several.
+    let mut seen = HashSet::new();
+    let mut chosen: Vec<usize> = ranked
+        .into_iter()
+        .map(|(index, _)| index)
+        .filter(|&index| {
+            sentences
+                .get(index)
+                .is_some_and(|s| seen.insert(s.text.to_lowercase()))
+        })
+        .take(count)
+        .collect();
     chosen.sort_unstable();
     chosen
 }
@@ -732,8 +760,11 @@ mod tests {
         let text = "Intro line here.\n\n# Revenue\n\nRevenue grew. It grew fast.\n\n\
                     ## Costs ##\nCosts fell.\n";
         let analysis = analyse(text);
-        let titles: Vec<Option<&str>> =
-            analysis.sections.iter().map(|s| s.title.as_deref()).collect();
+        let titles: Vec<Option<&str>> = analysis
+            .sections
+            .iter()
+            .map(|s| s.title.as_deref())
+            .collect();
         assert_eq!(titles, [None, Some("Revenue"), Some("Costs")]);
         let starts: Vec<usize> = analysis.sections.iter().map(|s| s.start_line).collect();
         assert_eq!(starts, [1, 3, 7]);
@@ -757,16 +788,29 @@ mod tests {
     fn heading_like_lines_start_sections() {
         let text = "Quarterly Results\n\nSales rose in every region.\n\n**Outlook**\n\n\
                     We expect growth.\nthis line is short\n\nlowercase line\n\nEnds with stop.\n";
-        let titles: Vec<Option<String>> = analyse(text).sections.into_iter().map(|s| s.title).collect();
-        assert_eq!(titles, [Some("Quarterly Results".to_string()), Some("Outlook".to_string())]);
+        let titles: Vec<Option<String>> = analyse(text)
+            .sections
+            .into_iter()
+            .map(|s| s.title)
+            .collect();
+        assert_eq!(
+            titles,
+            [
+                Some("Quarterly Results".to_string()),
+                Some("Outlook".to_string())
+            ]
+        );
     }
 
     #[test]
     fn hash_lines_in_code_fences_and_hashtags_are_not_headings() {
         let text = "Setup steps.\n\n```bash\n# install\nmake\n```\n\n#hashtag text.\n# C#\n";
         let analysis = analyse(text);
-        let titles: Vec<Option<&str>> =
-            analysis.sections.iter().map(|s| s.title.as_deref()).collect();
+        let titles: Vec<Option<&str>> = analysis
+            .sections
+            .iter()
+            .map(|s| s.title.as_deref())
+            .collect();
         assert_eq!(titles, [None, Some("C#")]);
         // Code is not prose: only "Setup steps." and "#hashtag text." are sentences.
         assert_eq!(analysis.sentences, 2);
@@ -792,7 +836,13 @@ mod tests {
         let text = "He said \"stop.\" Then left?! Next\n\n- item one\n- item two\n";
         assert_eq!(
             sentences_of(text),
-            ["He said \"stop.\"", "Then left?!", "Next", "item one", "item two"]
+            [
+                "He said \"stop.\"",
+                "Then left?!",
+                "Next",
+                "item one",
+                "item two"
+            ]
         );
     }
 
@@ -823,7 +873,10 @@ mod tests {
         // Every single-word candidate scores 1.0; ties go alphabetically,
         // and "system" is a different word from "systems".
         let rest: Vec<&str> = phrases[3..].iter().map(|p| p.phrase.as_str()).collect();
-        assert_eq!(rest, ["compatibility", "criteria", "set", "system", "systems"]);
+        assert_eq!(
+            rest,
+            ["compatibility", "criteria", "set", "system", "systems"]
+        );
         assert_eq!(phrases[3].occurrences, 2);
     }
 
@@ -873,10 +926,38 @@ mod tests {
         let analysis = process(text, &options).expect("analysable");
         assert_eq!(analysis.summary_sentences, [0]);
         // Equal sentences, only the later one opens its section: it wins.
-        let text = "# A\n\nFiller words here. Revenue rose sharply.\n\n# B\n\nRevenue rose sharply.";
+        let text =
+            "# A\n\nFiller words here. Revenue rose sharply.\n\n# B\n\nRevenue rose sharply.";
         let analysis = process(text, &options).expect("analysable");
         assert_eq!(analysis.summary_sentences, [2]);
         assert!(analysis.key_phrases.is_empty());
+    }
+
+    #[test]
+    fn summary_skips_repeated_sentences() {
+        let text = "Solar sales rose. Solar sales rose. Wind sales fell. solar SALES rose.";
+        let analysis = analyse(text);
+        assert_eq!(analysis.summary_sentences, [0, 2]);
+        assert_eq!(analysis.summary, "Solar sales rose. Wind sales fell.");
+    }
+
+    #[test]
+    fn key_phrase_ties_prefer_frequent_then_alphabetical() {
+        let text = "Zeta is here. Alpha is here. Zeta is there. Beta is there.";
+        let phrases: Vec<(String, usize)> = analyse(text)
+            .key_phrases
+            .into_iter()
+            .map(|p| (p.phrase, p.occurrences))
+            .collect();
+        // Every phrase is one word scoring 1.0: "zeta" occurs twice.
+        assert_eq!(
+            phrases,
+            [
+                ("zeta".to_string(), 2),
+                ("alpha".to_string(), 1),
+                ("beta".to_string(), 1)
+            ]
+        );
     }
 
     #[test]
@@ -927,7 +1008,11 @@ mod tests {
         assert_eq!(analysis.sentences, 4);
         assert_eq!(analysis.characters, text.chars().count());
         // German words are not stopwords: the five-word run splits 4 + 1.
-        let phrases: Vec<&str> = analysis.key_phrases.iter().map(|p| p.phrase.as_str()).collect();
+        let phrases: Vec<&str> = analysis
+            .key_phrases
+            .iter()
+            .map(|p| p.phrase.as_str())
+            .collect();
         assert!(phrases.contains(&"die größe wächst über"), "{phrases:?}");
         assert!(phrases.contains(&"日本語の文章です"), "{phrases:?}");
         assert!(!analysis.summary.is_empty());
@@ -935,10 +1020,12 @@ mod tests {
 
     #[test]
     fn word_rules() {
-        let spans = |text: &str| -> Vec<String> {
-            word_spans(text).map(|r| text[r].to_string()).collect()
-        };
-        assert_eq!(spans("don't 'quoted' it’s a-b 3.5"), ["don't", "quoted", "it’s", "a", "b", "3", "5"]);
+        let spans =
+            |text: &str| -> Vec<String> { word_spans(text).map(|r| text[r].to_string()).collect() };
+        assert_eq!(
+            spans("don't 'quoted' it’s a-b 3.5"),
+            ["don't", "quoted", "it’s", "a", "b", "3", "5"]
+        );
         assert_eq!(spans("élan über 東京"), ["élan", "über", "東京"]);
         assert!(spans("' ’ -- ").is_empty());
     }
@@ -955,8 +1042,25 @@ mod tests {
     #[test]
     fn odd_inputs_do_not_panic() {
         let inputs = [
-            ".", "?!.", "#", "######## x", "```", "```\n# a\n", "- ", "1.", "1. ", "\r\n\r\n",
-            "a.b.c. d", "'", "…", "x.\u{301}", "e.g.", "Mr.", "\u{feff}text", "。。。", "a\u{2019}",
+            ".",
+            "?!.",
+            "#",
+            "######## x",
+            "```",
+            "```\n# a\n",
+            "- ",
+            "1.",
+            "1. ",
+            "\r\n\r\n",
+            "a.b.c. d",
+            "'",
+            "…",
+            "x.\u{301}",
+            "e.g.",
+            "Mr.",
+            "\u{feff}text",
+            "。。。",
+            "a\u{2019}",
         ];
         for input in inputs {
             let _ = process(input, &DocumentOptions::default());

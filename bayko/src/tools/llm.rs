@@ -84,7 +84,7 @@ pub enum LlmError {
     },
     /// Will fail again the same way: 400/401/403/404, Bedrock
     /// `ValidationException` / `AccessDeniedException`, a reply without text.
-    #[error("LLM error: {message}")]
+    #[error("terminal LLM error: {message}")]
     Terminal {
         /// What went wrong (provider, status, error type and message).
         message: String,
@@ -206,7 +206,9 @@ impl LlmClient {
                 stop_reason = ?response.stop_reason,
                 "LLM completion finished"
             ),
-            Err(error) => tracing::debug!(provider = self.provider(), %error, "LLM completion failed"),
+            Err(error) => {
+                tracing::debug!(provider = self.provider(), %error, "LLM completion failed")
+            }
         }
         result
     }
@@ -235,7 +237,11 @@ fn system_prompt(request: &LlmRequest) -> Option<&str> {
 
 /// The reply's text, or a terminal error: retrying a reply that had no text
 /// (only tool calls, or stopped before any output) gives the same result.
-fn require_text(provider: &str, text: String, stop_reason: Option<&str>) -> Result<String, LlmError> {
+fn require_text(
+    provider: &str,
+    text: String,
+    stop_reason: Option<&str>,
+) -> Result<String, LlmError> {
     if text.is_empty() {
         let stop = stop_reason.unwrap_or("unknown");
         return Err(LlmError::terminal(format!(
@@ -253,7 +259,10 @@ fn parse_retry_after(value: &str) -> Option<Duration> {
     }
     let at = httpdate::parse_http_date(value).ok()?;
     // A date in the past means "now".
-    Some(at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+    Some(
+        at.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 /// An error and its sources, joined, since reqwest's own `Display` hides the
@@ -348,7 +357,12 @@ impl AnthropicClient {
             .timeout(config.timeout)
             .connect_timeout(CONNECT_TIMEOUT.min(config.timeout))
             .build()
-            .map_err(|e| LlmError::terminal(format!("anthropic: cannot build HTTP client: {}", error_chain(&e))))?;
+            .map_err(|e| {
+                LlmError::terminal(format!(
+                    "anthropic: cannot build HTTP client: {}",
+                    error_chain(&e)
+                ))
+            })?;
         let messages_url = format!("{}/v1/messages", config.base_url.trim_end_matches('/'));
         Ok(Self {
             http,
@@ -407,7 +421,10 @@ impl AnthropicClient {
         // An undecodable 200 is not transient: a wrong base URL or an API
         // change will keep producing it.
         let reply: MessagesResponse = serde_json::from_slice(bytes).map_err(|e| {
-            LlmError::terminal(format!("anthropic: cannot decode response: {e}: {}", snippet(bytes)))
+            LlmError::terminal(format!(
+                "anthropic: cannot decode response: {e}: {}",
+                snippet(bytes)
+            ))
         })?;
         let text: String = reply
             .content
@@ -433,7 +450,11 @@ impl AnthropicClient {
 fn transport_error(error: reqwest::Error) -> LlmError {
     // Drop the URL from the message: it is config, and the chain says enough.
     let terminal = error.is_builder() || error.is_redirect();
-    let kind = if error.is_timeout() { "timed out" } else { "transport error" };
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else {
+        "transport error"
+    };
     let message = format!("anthropic: {kind}: {}", error_chain(&error.without_url()));
     if terminal {
         LlmError::terminal(message)
@@ -443,10 +464,21 @@ fn transport_error(error: reqwest::Error) -> LlmError {
 }
 
 /// Classifies a non-2xx reply by status and by the API's error type.
-fn anthropic_status_error(status: StatusCode, retry_after: Option<Duration>, body: &[u8]) -> LlmError {
-    let detail = serde_json::from_slice::<ErrorEnvelope>(body).ok().map(|e| e.error);
+fn anthropic_status_error(
+    status: StatusCode,
+    retry_after: Option<Duration>,
+    body: &[u8],
+) -> LlmError {
+    let detail = serde_json::from_slice::<ErrorEnvelope>(body)
+        .ok()
+        .map(|e| e.error);
     let message = match &detail {
-        Some(detail) => format!("anthropic: HTTP {} {}: {}", status.as_u16(), detail.kind, detail.message),
+        Some(detail) => format!(
+            "anthropic: HTTP {} {}: {}",
+            status.as_u16(),
+            detail.kind,
+            detail.message
+        ),
         None => format!("anthropic: HTTP {}: {}", status.as_u16(), snippet(body)),
     };
     let retryable_type = detail.as_ref().is_some_and(|d| {
@@ -494,8 +526,8 @@ impl BedrockClient {
         // The SDK's own retries are off: the caller's retry layer owns the
         // policy and honours `retry_after`, and SDK retries on top would both
         // multiply attempts and hide the throttling signal from it.
-        let mut builder =
-            aws_sdk_bedrockruntime::config::Builder::from(sdk).retry_config(RetryConfig::disabled());
+        let mut builder = aws_sdk_bedrockruntime::config::Builder::from(sdk)
+            .retry_config(RetryConfig::disabled());
         if let Some(url) = &config.endpoint_url {
             builder = builder.endpoint_url(url);
         }
@@ -557,8 +589,12 @@ fn user_message(prompt: &str) -> Result<Message, LlmError> {
 }
 
 fn inference_config(request: &LlmRequest) -> Result<InferenceConfiguration, LlmError> {
-    let max_tokens = i32::try_from(request.max_tokens)
-        .map_err(|_| LlmError::terminal(format!("bedrock: max_tokens {} is too large", request.max_tokens)))?;
+    let max_tokens = i32::try_from(request.max_tokens).map_err(|_| {
+        LlmError::terminal(format!(
+            "bedrock: max_tokens {} is too large",
+            request.max_tokens
+        ))
+    })?;
     Ok(InferenceConfiguration::builder()
         .max_tokens(max_tokens)
         .set_temperature(request.temperature)
@@ -591,7 +627,11 @@ fn bedrock_error(error: SdkError<ConverseError>) -> LlmError {
 
 /// Classifies an error the service returned, by its modelled type, falling
 /// back to the HTTP status for codes this SDK version does not know.
-fn bedrock_service_error(error: &ConverseError, status: u16, retry_after: Option<Duration>) -> LlmError {
+fn bedrock_service_error(
+    error: &ConverseError,
+    status: u16,
+    retry_after: Option<Duration>,
+) -> LlmError {
     let code = error.code().unwrap_or("UnknownError");
     let message = format!(
         "bedrock: HTTP {status} {code}: {}",
@@ -822,7 +862,10 @@ mod tests {
             temperature: None,
             ..request()
         };
-        let response = anthropic_client(stub.url()).complete(&request).await.unwrap();
+        let response = anthropic_client(stub.url())
+            .complete(&request)
+            .await
+            .unwrap();
         // Without a model in the reply, the configured one is reported.
         assert_eq!(response.model, "claude-test");
         let body = &stub.seen()[0].body;
@@ -839,7 +882,10 @@ mod tests {
         let LlmError::Retryable { message, .. } = error else {
             panic!("expected Retryable, got {error:?}");
         };
-        assert!(message.contains("rate_limit_error") && message.contains("slow down"), "{message}");
+        assert!(
+            message.contains("rate_limit_error") && message.contains("slow down"),
+            "{message}"
+        );
     }
 
     #[tokio::test]
@@ -853,7 +899,9 @@ mod tests {
 
     #[tokio::test]
     async fn anthropic_500_is_retryable_even_without_a_json_body() {
-        let error = anthropic_call(Reply::new(500, json!("upstream exploded"))).await.unwrap_err();
+        let error = anthropic_call(Reply::new(500, json!("upstream exploded")))
+            .await
+            .unwrap_err();
         assert!(error.is_retryable(), "{error:?}");
         assert!(error.to_string().contains("upstream exploded"), "{error}");
     }
@@ -870,15 +918,24 @@ mod tests {
         };
         assert!(message.contains("HTTP 400"), "{message}");
         assert!(message.contains("invalid_request_error"), "{message}");
-        assert!(message.contains("max_tokens: must be at most 8192"), "{message}");
+        assert!(
+            message.contains("max_tokens: must be at most 8192"),
+            "{message}"
+        );
     }
 
     #[tokio::test]
     async fn anthropic_401_is_terminal_and_does_not_leak_the_key() {
-        let reply = Reply::new(401, anthropic_error("authentication_error", "invalid x-api-key"));
+        let reply = Reply::new(
+            401,
+            anthropic_error("authentication_error", "invalid x-api-key"),
+        );
         let error = anthropic_call(reply).await.unwrap_err();
         assert!(!error.is_retryable(), "{error:?}");
-        assert!(error.to_string().contains("authentication_error"), "{error}");
+        assert!(
+            error.to_string().contains("authentication_error"),
+            "{error}"
+        );
         assert!(!format!("{error:?}").contains(API_KEY));
     }
 
@@ -926,7 +983,10 @@ mod tests {
         let LlmError::Terminal { message } = &error else {
             panic!("expected Terminal, got {error:?}");
         };
-        assert!(message.contains("no text") && message.contains("tool_use"), "{message}");
+        assert!(
+            message.contains("no text") && message.contains("tool_use"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -950,7 +1010,10 @@ mod tests {
         assert_eq!(parse_retry_after(" 0 "), Some(Duration::ZERO));
         let later = SystemTime::now() + Duration::from_secs(120);
         let parsed = parse_retry_after(&httpdate::fmt_http_date(later)).unwrap();
-        assert!(parsed > Duration::from_secs(100) && parsed <= Duration::from_secs(120), "{parsed:?}");
+        assert!(
+            parsed > Duration::from_secs(100) && parsed <= Duration::from_secs(120),
+            "{parsed:?}"
+        );
         let past = httpdate::fmt_http_date(SystemTime::now() - Duration::from_secs(60));
         assert_eq!(parse_retry_after(&past), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon"), None);
@@ -1025,14 +1088,20 @@ mod tests {
             seen[0].path,
             "/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse"
         );
-        assert!(seen[0].headers.contains_key("authorization"), "request is signed");
+        assert!(
+            seen[0].headers.contains_key("authorization"),
+            "request is signed"
+        );
         let body = &seen[0].body;
         assert_eq!(
             body["messages"],
             json!([{"role": "user", "content": [{"text": "Summarise the data."}]}])
         );
         assert_eq!(body["system"], json!([{"text": "You are terse."}]));
-        assert_eq!(body["inferenceConfig"], json!({"maxTokens": 256, "temperature": 0.5}));
+        assert_eq!(
+            body["inferenceConfig"],
+            json!({"maxTokens": 256, "temperature": 0.5})
+        );
     }
 
     #[tokio::test]
@@ -1086,5 +1155,49 @@ mod tests {
         let error = result.unwrap_err();
         assert!(!error.is_retryable(), "{error:?}");
         assert!(error.to_string().contains("no text"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn bedrock_connection_refused_is_retryable() {
+        let port = {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let client = bedrock_client(format!("http://127.0.0.1:{port}"));
+        let error = client.complete(&request()).await.unwrap_err();
+        assert!(error.is_retryable(), "{error:?}");
+    }
+
+    #[test]
+    fn bedrock_service_errors_are_classified_by_type_then_status() {
+        use aws_sdk_bedrockruntime::error::ErrorMetadata;
+        use aws_sdk_bedrockruntime::types::error::{
+            AccessDeniedException, ModelNotReadyException, ModelTimeoutException,
+        };
+
+        let not_ready =
+            ConverseError::ModelNotReadyException(ModelNotReadyException::builder().build());
+        assert!(bedrock_service_error(&not_ready, 429, None).is_retryable());
+        let timeout =
+            ConverseError::ModelTimeoutException(ModelTimeoutException::builder().build());
+        assert!(bedrock_service_error(&timeout, 408, None).is_retryable());
+        let denied = ConverseError::AccessDeniedException(AccessDeniedException::builder().build());
+        assert!(!bedrock_service_error(&denied, 403, None).is_retryable());
+        // Codes this SDK version does not model fall back on the status.
+        let unknown = |status| {
+            let meta = ErrorMetadata::builder()
+                .code("NewException")
+                .message("m")
+                .build();
+            bedrock_service_error(
+                &ConverseError::generic(meta),
+                status,
+                Some(Duration::from_secs(2)),
+            )
+        };
+        assert_eq!(unknown(502).retry_after(), Some(Duration::from_secs(2)));
+        assert!(unknown(429).is_retryable());
+        assert!(!unknown(400).is_retryable());
+        assert!(unknown(400).to_string().contains("NewException: m"));
     }
 }

@@ -195,7 +195,7 @@ async fn view(state: &AppState, key: &TaskKey) -> Result<StatusView, ApiError> {
             metrics: None,
             artifacts: Vec::new(),
         },
-        Stored::Status(status) => with_links(state, status).await?,
+        Stored::Status(status) => with_links(state, *status).await?,
     };
     Ok(view)
 }

@@ -1,5 +1,6 @@
 //! One integration binary: every end-to-end test, against the real emulator.
 
 mod api;
+mod delivery;
 mod pipeline;
 mod poison;
