@@ -12,11 +12,26 @@ use crate::config;
 const EMULATOR_REGION: &str = "us-east-1";
 
 /// Where the AWS APIs are. `endpoint_url` is set for an emulator and unset on AWS.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct AwsSettings {
     pub endpoint_url: Option<String>,
     /// Static credentials, for an emulator; the default provider chain otherwise.
     pub static_credentials: Option<(String, String)>,
+    /// One attempt of a call (the SDK retries up to three), and the whole call. Outages must
+    /// surface as errors within seconds, never as hangs.
+    pub attempt_timeout: Duration,
+    pub operation_timeout: Duration,
+}
+
+impl Default for AwsSettings {
+    fn default() -> Self {
+        Self {
+            endpoint_url: None,
+            static_credentials: None,
+            attempt_timeout: Duration::from_secs(10),
+            operation_timeout: Duration::from_secs(30),
+        }
+    }
 }
 
 impl AwsSettings {
@@ -24,7 +39,7 @@ impl AwsSettings {
     pub fn from_env() -> Self {
         Self {
             endpoint_url: config::optional("AWS_ENDPOINT_URL"),
-            static_credentials: None,
+            ..Self::default()
         }
     }
 
@@ -33,16 +48,16 @@ impl AwsSettings {
         Self {
             endpoint_url: Some(endpoint_url.into()),
             static_credentials: Some(("test".into(), "test".into())),
+            ..Self::default()
         }
     }
 
     pub async fn load(&self) -> SdkConfig {
         let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(
-            // Outages must surface as errors within seconds, never as hangs.
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(3))
-                .operation_attempt_timeout(Duration::from_secs(10))
-                .operation_timeout(Duration::from_secs(30))
+                .operation_attempt_timeout(self.attempt_timeout)
+                .operation_timeout(self.operation_timeout)
                 .build(),
         );
         if let Some(endpoint) = &self.endpoint_url {

@@ -93,7 +93,14 @@ impl TestStack {
 
     /// Brown alone, on the emulator at `endpoint`.
     pub async fn spawn_brown_only_on(endpoint: &str) -> Self {
-        let aws = AwsSettings::emulator(endpoint).load().await;
+        Self::spawn_brown_only_with(AwsSettings::emulator(endpoint)).await
+    }
+
+    /// Brown alone, with these AWS settings (an emulator endpoint is required).
+    pub async fn spawn_brown_only_with(settings: AwsSettings) -> Self {
+        let endpoint = settings.endpoint_url.clone().expect("an emulator endpoint");
+        let endpoint = endpoint.as_str();
+        let aws = settings.load().await;
         let provisioned = provision_isolated(&aws, test_queue_settings()).await;
         let config = brown::Config::local(
             &provisioned.names.tasks_bucket,

@@ -69,8 +69,17 @@ pub async fn submit(
         .store
         .put_new_task(&key, &TaskDocument::V1(task.clone()))
         .await?;
-    if !created {
-        let existing = state.store.read_task(&key).await?;
+    // Not created: either the SDK retried our own write after a lost answer (the stored
+    // document is exactly ours), or an idempotent retry found its first attempt.
+    let existing = match created {
+        true => None,
+        false => state
+            .store
+            .read_task(&key)
+            .await?
+            .filter(|stored| *stored != task),
+    };
+    if !created && existing.is_some() {
         return match existing {
             Some(existing) if existing.same_request(&task) => {
                 let view = view(&state, &key).await?;

@@ -2,5 +2,6 @@
 
 mod api;
 mod delivery;
+mod faults;
 mod pipeline;
 mod poison;
