@@ -28,10 +28,11 @@ use crate::{
     claim::{StatusStore, Versioned},
     config::Config,
     control::{CancelProbe, StopReason, TaskControl},
-    engine::{self, EngineError, EngineSettings},
+    engine::{Engine, EngineError, EngineSettings},
     inbox::Inbox,
     log::ProcessingLog,
     store::StoreError,
+    tools::Registry,
 };
 
 /// What to do with a message once its handling ends.
@@ -55,10 +56,11 @@ struct Conclusion {
     tools_used: Vec<String>,
 }
 
-/// A worker: cheap to clone, every clone shares the same clients.
+/// A worker: cheap to clone, every clone shares the same clients and engine.
 #[derive(Clone)]
 pub struct Worker {
     config: Arc<Config>,
+    engine: Engine,
     sqs: aws_sdk_sqs::Client,
     s3: aws_sdk_s3::Client,
     inbox: Inbox,
@@ -67,9 +69,26 @@ pub struct Worker {
 }
 
 impl Worker {
+    /// A worker with the built-in tools and default policies.
     pub fn new(config: Config, aws: &aws_config::SdkConfig) -> Self {
+        Self::with_registry(config, aws, Arc::new(Registry::builtin()))
+    }
+
+    /// A worker with the tools of `registry` (see [`Registry::from_config`]).
+    pub fn with_registry(
+        config: Config,
+        aws: &aws_config::SdkConfig,
+        registry: Arc<Registry>,
+    ) -> Self {
         let s3 = shared::aws::s3(aws);
+        let engine = Engine::new(
+            registry,
+            EngineSettings {
+                chaos_step_delay: config.chaos_step_delay,
+            },
+        );
         Self {
+            engine,
             sqs: shared::aws::sqs(aws),
             inbox: Inbox::new(s3.clone(), config.tasks_bucket.clone()),
             statuses: StatusStore::new(s3.clone(), config.tasks_bucket.clone()),
@@ -353,10 +372,7 @@ impl Worker {
                 )
                 .in_current_span(),
         );
-        let settings = EngineSettings {
-            chaos_step_delay: self.config.chaos_step_delay,
-        };
-        let outcome = engine::run(&task, &mut log, &control, &settings).await;
+        let outcome = self.engine.run(&task, &mut log, &control).await;
         heartbeat.abort();
         let _ = heartbeat.await;
         let held = held.lock().await.clone();

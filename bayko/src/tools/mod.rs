@@ -1,3 +1,76 @@
-//! The tools Bayko runs over a task's input.
+//! The tools Bayko runs, all behind one interface: JSON in, JSON out, with a declared name,
+//! description, input schema, capabilities and idempotency. Built-in tools, the LLM and MCP
+//! tools look the same to the engine, so pools, retries, breakers and metrics never depend on a
+//! particular tool's types.
 
+pub mod builtin;
+pub mod claude;
+pub mod compliance;
 pub mod data;
+pub mod document;
+pub mod llm;
+pub mod mcp;
+pub mod registry;
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+
+pub use registry::Registry;
+
+/// What a tool is, for the router, the logs and the LLM planner.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ToolSpec {
+    pub name: String,
+    pub description: String,
+    /// JSON Schema of the input object.
+    pub input_schema: Value,
+    /// What the tool can do (`tabular-analysis`, `summarise`, `pii-scan`, …): the router picks
+    /// by capability, the fallback chains are per capability.
+    pub capabilities: Vec<String>,
+    /// Whether calling twice is harmless: only idempotent tools are retried after a timeout,
+    /// when the first call may have had its effect.
+    pub idempotent: bool,
+}
+
+/// Why a call failed, in the terms retrying needs.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ToolError {
+    /// Worth another attempt (throttled, overloaded, unavailable), after `retry_after` if the
+    /// tool's server said so.
+    #[error("{message}")]
+    Retryable {
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    /// Will fail the same way again (bad input, refused).
+    #[error("{0}")]
+    Terminal(String),
+    /// The call outlived its timeout.
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+}
+
+impl ToolError {
+    pub fn terminal(message: impl Into<String>) -> Self {
+        Self::Terminal(message.into())
+    }
+}
+
+/// One tool.
+#[async_trait::async_trait]
+pub trait Tool: Send + Sync {
+    fn spec(&self) -> &ToolSpec;
+
+    /// Runs the tool on a JSON object. Validates its input itself: bad input is `Terminal`.
+    async fn call(&self, input: Value) -> Result<Value, ToolError>;
+}
+
+/// Reads a required string field of a tool's input.
+pub fn string_field<'a>(input: &'a Value, field: &str) -> Result<&'a str, ToolError> {
+    input
+        .get(field)
+        .and_then(Value::as_str)
+        .ok_or_else(|| ToolError::terminal(format!("input field {field:?} must be a string")))
+}

@@ -66,7 +66,11 @@ async fn csv_task_succeeds_with_three_correct_artifacts() {
     assert_eq!(status["status"], "succeeded", "{status}");
     assert_eq!(status["attempt"], 1);
     assert!(status.get("error").is_none());
-    assert_eq!(status["metrics"]["tools_used"], json!(["data-processor"]));
+    // Scan → analyse → summarise: three tools, no LLM configured.
+    assert_eq!(
+        status["metrics"]["tools_used"],
+        json!(["compliance-scanner", "data-processor", "document-processor"])
+    );
     assert!(status["metrics"]["processing_time_ms"].is_u64());
     for field in ["submitted_at", "started_at", "finished_at", "updated_at"] {
         assert!(status[field].is_string(), "{field} missing: {status}");

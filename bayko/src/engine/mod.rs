@@ -1,0 +1,560 @@
+//! The orchestration engine: plans a task (router), runs its steps as a DAG (independent steps
+//! concurrently) over the registry's tools — each call through the tool's pool, circuit breaker,
+//! retry policy and timeout, with a fallback chain per capability — and judges every output
+//! (quality gates). What it returns becomes the task's three artifacts and its final state.
+
+pub mod breaker;
+pub mod config;
+pub mod plan;
+pub mod pool;
+pub mod quality;
+pub mod retry;
+
+mod input;
+
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use serde_json::{Value, json};
+use shared::task::{TaskState, TaskV1};
+use tokio::task::JoinSet;
+
+use crate::{
+    control::{StopReason, TaskControl},
+    log::ProcessingLog,
+    tools::{Registry, ToolError, compliance},
+};
+use plan::{Plan, SCAN, Step};
+use retry::Retryable;
+
+/// A task the engine finished: `Succeeded`, or `Degraded` with a reason.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub state: TaskState,
+    /// Why the task is degraded.
+    pub reason: Option<String>,
+    pub output: Value,
+    pub quality: Value,
+    pub tools_used: Vec<String>,
+}
+
+/// A task that cannot succeed, with a reason its owner can act on.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{reason}")]
+pub struct TaskFailure {
+    pub reason: String,
+}
+
+/// Why the engine did not produce an outcome.
+#[derive(Debug, Clone)]
+pub enum EngineError {
+    /// The task cannot succeed: it ends `failed` with this reason.
+    Failed(TaskFailure),
+    /// Something outside the task stopped it.
+    Stopped(StopReason),
+}
+
+impl From<StopReason> for EngineError {
+    fn from(reason: StopReason) -> Self {
+        Self::Stopped(reason)
+    }
+}
+
+fn failed(reason: impl Into<String>) -> EngineError {
+    EngineError::Failed(TaskFailure {
+        reason: reason.into(),
+    })
+}
+
+/// Knobs the worker passes to every run.
+#[derive(Debug, Clone, Default)]
+pub struct EngineSettings {
+    /// Fault injection: a pause before every step, so that fault tests can act on a task
+    /// mid-run. Zero in production.
+    pub chaos_step_delay: Duration,
+}
+
+/// One worker's engine: the registry its tasks share.
+#[derive(Clone)]
+pub struct Engine {
+    registry: Arc<Registry>,
+    settings: EngineSettings,
+}
+
+/// What a finished step left.
+#[derive(Debug, Clone)]
+struct StepResult {
+    tool: String,
+    output: Value,
+    duration_ms: u64,
+    attempts: u32,
+    /// Tools of the chain that failed before `tool` succeeded, with why.
+    fell_back_from: Vec<(String, String)>,
+}
+
+/// A failed call, as the retry loop sees it.
+#[derive(Debug)]
+enum CallError {
+    Tool { error: ToolError, idempotent: bool },
+    Stopped(StopReason),
+}
+
+impl Retryable for CallError {
+    fn is_retryable(&self) -> bool {
+        match self {
+            CallError::Tool {
+                error: ToolError::Retryable { .. },
+                ..
+            } => true,
+            // A call that timed out may have run: only idempotent tools try again.
+            CallError::Tool {
+                error: ToolError::Timeout(_),
+                idempotent,
+            } => *idempotent,
+            _ => false,
+        }
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            CallError::Tool {
+                error: ToolError::Retryable { retry_after, .. },
+                ..
+            } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+impl Engine {
+    pub fn new(registry: Arc<Registry>, settings: EngineSettings) -> Self {
+        Self { registry, settings }
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Runs one task. The log is shared with concurrent steps while it runs.
+    pub async fn run(
+        &self,
+        task: &TaskV1,
+        log: &mut ProcessingLog,
+        control: &TaskControl,
+    ) -> Result<Outcome, EngineError> {
+        let started = Instant::now();
+        let shared_log = Arc::new(Mutex::new(std::mem::replace(
+            log,
+            ProcessingLog::new(task.task_id),
+        )));
+        let result = self.execute(task, &shared_log, control, started).await;
+        *log = Arc::try_unwrap(shared_log)
+            .map(|mutex| mutex.into_inner().unwrap_or_else(|e| e.into_inner()))
+            .unwrap_or_else(|shared| {
+                shared
+                    .lock()
+                    .map(|l| l.clone())
+                    .unwrap_or_else(|e| e.into_inner().clone())
+            });
+        result
+    }
+
+    async fn execute(
+        &self,
+        task: &TaskV1,
+        log: &Arc<Mutex<ProcessingLog>>,
+        control: &TaskControl,
+        started: Instant,
+    ) -> Result<Outcome, EngineError> {
+        let plan = plan::plan(task, &self.registry).map_err(failed)?;
+        record(
+            log,
+            "planned",
+            json!({
+                "steps": plan.steps.iter().map(|s| json!({
+                    "id": s.id, "tools": s.tools, "depends_on": s.depends_on, "reason": s.reason,
+                })).collect::<Vec<_>>(),
+                "ignored_hints": plan.ignored_hints,
+            }),
+        );
+
+        let results = self.run_dag(task, &plan, log, control).await?;
+
+        control.checkpoint().await?;
+        self.conclude(task, &plan, results, log, started)
+    }
+
+    /// Runs the steps as their dependencies allow: every ready step starts at once.
+    async fn run_dag(
+        &self,
+        task: &TaskV1,
+        plan: &Plan,
+        log: &Arc<Mutex<ProcessingLog>>,
+        control: &TaskControl,
+    ) -> Result<BTreeMap<String, Result<StepResult, String>>, EngineError> {
+        let task = Arc::new(task.clone());
+        let mut results: BTreeMap<String, Result<StepResult, String>> = BTreeMap::new();
+        let mut running = JoinSet::new();
+        let mut started: Vec<String> = Vec::new();
+        loop {
+            for step in &plan.steps {
+                if started.contains(&step.id) {
+                    continue;
+                }
+                let deps: Option<BTreeMap<String, Value>> = step
+                    .depends_on
+                    .iter()
+                    .map(|dep| match results.get(dep) {
+                        Some(Ok(done)) => Some((dep.clone(), done.output.clone())),
+                        _ => None,
+                    })
+                    .collect();
+                let Some(deps) = deps else { continue };
+                self.step_boundary(control).await?;
+                started.push(step.id.clone());
+                let (engine, step, task, log, control) = (
+                    self.clone(),
+                    step.clone(),
+                    task.clone(),
+                    log.clone(),
+                    control.clone(),
+                );
+                running.spawn(async move {
+                    let result = engine.run_step(&step, &task, &deps, &log, &control).await;
+                    (step.id, result)
+                });
+            }
+            let Some(joined) = running.join_next().await else {
+                break;
+            };
+            let (id, result) = joined.map_err(|err| failed(format!("a step crashed: {err}")))?;
+            match result {
+                Ok(done) => {
+                    results.insert(id, Ok(done));
+                }
+                Err(CallError::Stopped(reason)) => return Err(reason.into()),
+                Err(CallError::Tool { error, .. }) => {
+                    let step = plan.steps.iter().find(|s| s.id == id);
+                    if step.is_some_and(|s| s.required) {
+                        running.abort_all();
+                        return Err(failed(format!("step {id} failed: {error}")));
+                    }
+                    results.insert(id, Err(error.to_string()));
+                }
+            }
+        }
+        Ok(results)
+    }
+
+    /// A step boundary: stop if asked, then wait out the chaos delay (stoppable too).
+    async fn step_boundary(&self, control: &TaskControl) -> Result<(), EngineError> {
+        control.checkpoint().await?;
+        if !self.settings.chaos_step_delay.is_zero() {
+            tokio::select! {
+                () = tokio::time::sleep(self.settings.chaos_step_delay) => {}
+                () = control.cancelled() => {}
+            }
+            control.checkpoint().await?;
+        }
+        Ok(())
+    }
+
+    /// Tries the step's tools in order until one succeeds.
+    async fn run_step(
+        &self,
+        step: &Step,
+        task: &TaskV1,
+        deps: &BTreeMap<String, Value>,
+        log: &Arc<Mutex<ProcessingLog>>,
+        control: &TaskControl,
+    ) -> Result<StepResult, CallError> {
+        let mut fell_back_from = Vec::new();
+        let mut last_error = ToolError::terminal("no tool could run this step");
+        for (position, name) in step.tools.iter().enumerate() {
+            let Some(registered) = self.registry.get(name) else {
+                continue;
+            };
+            if position > 0 {
+                record_tool(
+                    log,
+                    "fallback",
+                    name,
+                    None,
+                    json!({
+                        "step": step.id, "from": step.tools[position - 1], "error": last_error.to_string(),
+                    }),
+                );
+            }
+            let permit = match registered.breaker.admit() {
+                Ok(permit) => permit,
+                Err(open) => {
+                    record_tool(
+                        log,
+                        "circuit_open",
+                        name,
+                        None,
+                        json!({"step": step.id, "retry_in_ms": open.retry_in.as_millis() as u64}),
+                    );
+                    last_error = ToolError::Retryable {
+                        message: format!("{name}: {open}"),
+                        retry_after: None,
+                    };
+                    fell_back_from.push((name.clone(), last_error.to_string()));
+                    continue;
+                }
+            };
+            let input =
+                input::for_tool(step, name, &registered.tool.spec().input_schema, task, deps);
+            record_tool(log, "step_started", name, None, json!({"step": step.id}));
+            let step_started = Instant::now();
+            let idempotent = registered.tool.spec().idempotent;
+            let (result, attempts) = retry::retry(
+                &registered.retry,
+                |_attempt| {
+                    let input = input.clone();
+                    async move {
+                        let (_slot, waited) = tokio::select! {
+                            slot = registered.pool.acquire() => slot,
+                            () = control.cancelled() => return Err(CallError::Stopped(control.stopped().unwrap_or(StopReason::ShuttingDown))),
+                        };
+                        if waited > Duration::from_millis(50) {
+                            record_tool(log, "pool_wait", name, Some(waited.as_millis() as u64), json!({"step": step.id}));
+                        }
+                        let call = tokio::time::timeout(registered.timeout, registered.tool.call(input));
+                        tokio::select! {
+                            result = call => match result {
+                                Ok(Ok(output)) => Ok(output),
+                                Ok(Err(error)) => Err(CallError::Tool { error, idempotent }),
+                                Err(_) => Err(CallError::Tool { error: ToolError::Timeout(registered.timeout), idempotent }),
+                            },
+                            () = control.cancelled() => Err(CallError::Stopped(control.stopped().unwrap_or(StopReason::ShuttingDown))),
+                        }
+                    }
+                },
+                |attempt, error, delay| {
+                    record_tool(log, "retry", name, None, json!({
+                        "step": step.id, "attempt": attempt, "delay_ms": delay.as_millis() as u64, "error": format!("{error:?}"),
+                    }));
+                },
+            )
+            .await;
+            let duration_ms = step_started.elapsed().as_millis() as u64;
+            match result {
+                Ok(output) => {
+                    permit.success();
+                    record_tool(
+                        log,
+                        "step_finished",
+                        name,
+                        Some(duration_ms),
+                        json!({"step": step.id, "attempts": attempts}),
+                    );
+                    return Ok(StepResult {
+                        tool: name.clone(),
+                        output,
+                        duration_ms,
+                        attempts,
+                        fell_back_from,
+                    });
+                }
+                Err(CallError::Stopped(reason)) => return Err(CallError::Stopped(reason)),
+                Err(CallError::Tool { error, idempotent }) => {
+                    match &error {
+                        // Bad input is not the tool's fault: leave the circuit alone.
+                        ToolError::Terminal(_) => drop(permit),
+                        _ => permit.failure(),
+                    }
+                    record_tool(
+                        log,
+                        "step_failed",
+                        name,
+                        Some(duration_ms),
+                        json!({
+                            "step": step.id, "attempts": attempts, "error": error.to_string(),
+                        }),
+                    );
+                    fell_back_from.push((name.clone(), error.to_string()));
+                    last_error = error;
+                    let _ = idempotent;
+                }
+            }
+        }
+        Err(CallError::Tool {
+            error: last_error,
+            idempotent: false,
+        })
+    }
+
+    /// Quality gates, the report, and the outcome.
+    fn conclude(
+        &self,
+        task: &TaskV1,
+        plan: &Plan,
+        results: BTreeMap<String, Result<StepResult, String>>,
+        log: &Arc<Mutex<ProcessingLog>>,
+        started: Instant,
+    ) -> Result<Outcome, EngineError> {
+        let config = self.registry.config();
+        let mut degraded: Vec<String> = Vec::new();
+        let mut steps_out = serde_json::Map::new();
+        let mut steps_quality = serde_json::Map::new();
+        let mut all_checks = Vec::new();
+        let mut latency = serde_json::Map::new();
+        let mut retries = 0;
+        let mut fallbacks = Vec::new();
+        let mut tools_used = Vec::new();
+        for step in &plan.steps {
+            match results.get(&step.id) {
+                Some(Ok(done)) => {
+                    let checks =
+                        quality::checks(&step.id, &done.tool, &done.output, &config.quality);
+                    let passed = checks.iter().filter(|c| c.passed).count();
+                    for check in checks.iter().filter(|c| !c.passed) {
+                        degraded.push(format!(
+                            "{} failed quality check {} ({})",
+                            step.id, check.name, check.detail
+                        ));
+                    }
+                    for (from, why) in &done.fell_back_from {
+                        degraded.push(format!(
+                            "{} fell back from {from} to {}: {why}",
+                            step.id, done.tool
+                        ));
+                        fallbacks.push(
+                            json!({"step": step.id, "from": from, "to": done.tool, "error": why}),
+                        );
+                    }
+                    retries += done.attempts.saturating_sub(1);
+                    latency.insert(step.id.clone(), json!(done.duration_ms));
+                    if !tools_used.contains(&done.tool) {
+                        tools_used.push(done.tool.clone());
+                    }
+                    steps_quality.insert(step.id.clone(), json!({
+                        "tool": done.tool,
+                        "checks": checks,
+                        "score": if checks.is_empty() { 1.0 } else { passed as f64 / checks.len() as f64 },
+                        "attempts": done.attempts,
+                        "latency_ms": done.duration_ms,
+                    }));
+                    all_checks.extend(checks.into_iter().map(|c| (step.id.clone(), c)));
+                    steps_out.insert(
+                        step.id.clone(),
+                        json!({
+                            "tool": done.tool,
+                            "duration_ms": done.duration_ms,
+                            "attempts": done.attempts,
+                            "output": done.output,
+                        }),
+                    );
+                }
+                Some(Err(error)) => {
+                    degraded.push(format!("{} failed: {error}", step.id));
+                    steps_out.insert(step.id.clone(), json!({"error": error}));
+                }
+                None => {}
+            }
+        }
+        let passed = all_checks.iter().filter(|(_, c)| c.passed).count();
+        let total = all_checks.len();
+        record(
+            log,
+            "quality_checked",
+            json!({"passed": passed, "total": total}),
+        );
+
+        let summary = results
+            .get(plan::SUMMARISE)
+            .and_then(|r| r.as_ref().ok())
+            .map(|done| quality::summary_text(&done.output).to_owned())
+            .unwrap_or_default();
+        let rows = results
+            .get(plan::ANALYSE)
+            .and_then(|r| r.as_ref().ok())
+            .and_then(|done| done.output["rows"].as_u64())
+            .unwrap_or(0);
+        let findings = results
+            .get(SCAN)
+            .and_then(|r| r.as_ref().ok())
+            .map(|done| done.output["total"].as_u64().unwrap_or(0))
+            .unwrap_or(0);
+
+        let mut output = json!({
+            "task_id": task.task_id,
+            "input": task.input,
+            "report": {"summary": summary},
+            "plan": plan.steps,
+            "steps": steps_out,
+            "tools_used": tools_used,
+            "processing_time_ms": started.elapsed().as_millis() as u64,
+        });
+        let mut redactions = 0;
+        if config.compliance.redact_artifacts && findings > 0 {
+            redactions = redact(&mut output);
+            record(log, "redacted", json!({"replacements": redactions}));
+        }
+        let quality = json!({
+            "task_id": task.task_id,
+            "rows": {"total": rows, "analysed": rows},
+            "steps": steps_quality,
+            "checks": all_checks.iter().map(|(step, c)| json!({"step": step, "name": c.name, "passed": c.passed, "detail": c.detail})).collect::<Vec<_>>(),
+            "checks_passed": passed,
+            "checks_total": total,
+            "score": if total == 0 { 1.0 } else { passed as f64 / total as f64 },
+            "latency_ms": latency,
+            "retries": retries,
+            "fallbacks": fallbacks,
+            "pii_findings": findings,
+            "redactions": redactions,
+        });
+        let (state, reason) = if degraded.is_empty() {
+            (TaskState::Succeeded, None)
+        } else {
+            (TaskState::Degraded, Some(degraded.join("; ")))
+        };
+        Ok(Outcome {
+            state,
+            reason,
+            output,
+            quality,
+            tools_used,
+        })
+    }
+}
+
+/// Replaces PII and secrets in every string of `value`; returns how many were replaced.
+fn redact(value: &mut Value) -> usize {
+    match value {
+        Value::String(text) => {
+            let redacted = compliance::redact(text);
+            let count = redacted.findings.len();
+            if count > 0 {
+                *text = redacted.text;
+            }
+            count
+        }
+        Value::Array(items) => items.iter_mut().map(redact).sum(),
+        Value::Object(fields) => fields.values_mut().map(redact).sum(),
+        _ => 0,
+    }
+}
+
+fn record(log: &Arc<Mutex<ProcessingLog>>, event: &'static str, detail: Value) {
+    if let Ok(mut log) = log.lock() {
+        log.record(event, detail);
+    }
+}
+
+fn record_tool(
+    log: &Arc<Mutex<ProcessingLog>>,
+    event: &'static str,
+    tool: &str,
+    duration_ms: Option<u64>,
+    detail: Value,
+) {
+    if let Ok(mut log) = log.lock() {
+        log.record_tool(event, tool, duration_ms, detail);
+    }
+}
