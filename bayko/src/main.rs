@@ -1,8 +1,10 @@
 //! Bayko's binary: `bayko` works the queue until SIGTERM or Ctrl-C; `bayko redrive` moves
 //! dead-lettered messages back after a fix.
 
+use std::{path::Path, sync::Arc};
+
 use anyhow::Context;
-use bayko::{Config, Worker};
+use bayko::{Config, Worker, engine::config::EngineConfig, tools::Registry};
 use clap::{Parser, Subcommand};
 use shared::aws::AwsSettings;
 use tokio_util::sync::CancellationToken;
@@ -40,7 +42,18 @@ async fn main() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Run) {
         Command::Run => {
             let config = Config::from_env().context("configuring Bayko")?;
-            let worker = Worker::new(config, &aws);
+            let engine_config = match shared::config::optional("BAYKO_CONFIG") {
+                Some(path) => EngineConfig::load(Path::new(&path))
+                    .context("reading the engine configuration (BAYKO_CONFIG)")?,
+                None => EngineConfig::default(),
+            };
+            let registry = Arc::new(
+                Registry::from_config(engine_config, &aws)
+                    .await
+                    .context("building the tool registry")?,
+            );
+            tracing::info!(tools = ?registry.names().collect::<Vec<_>>(), "tools registered");
+            let worker = Worker::with_registry(config, &aws, registry.clone());
             let shutdown = CancellationToken::new();
             tokio::spawn({
                 let shutdown = shutdown.clone();
@@ -50,6 +63,10 @@ async fn main() -> anyhow::Result<()> {
                 }
             });
             worker.run(shutdown).await;
+            drop(worker);
+            if let Ok(mut registry) = Arc::try_unwrap(registry) {
+                registry.close().await;
+            }
         }
         Command::Redrive { from, to, max } => {
             let moved = bayko::redrive::redrive(&shared::aws::sqs(&aws), &from, &to, max)

@@ -11,6 +11,8 @@ pub mod quality;
 pub mod retry;
 
 mod input;
+#[cfg(test)]
+mod tests;
 
 use std::{
     collections::BTreeMap,

@@ -43,7 +43,8 @@ impl Registry {
         registry
     }
 
-    fn empty(config: EngineConfig) -> Self {
+    /// No tools yet, with this configuration's policies for those registered next.
+    pub fn empty(config: EngineConfig) -> Self {
         Self {
             tools: BTreeMap::new(),
             config,

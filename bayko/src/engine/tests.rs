@@ -1,0 +1,457 @@
+//! The engine's logic with scripted tools (real built-ins where they matter): DAG concurrency,
+//! retries, fallbacks, circuit breaking, pools, cancellation. The real tools are proven
+//! end to end in the integration tests.
+
+use std::{
+    collections::VecDeque,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use chrono::Utc;
+use serde_json::{Value, json};
+use shared::task::{DataFormat, TaskData, TaskState, TaskV1};
+use uuid::Uuid;
+
+use super::{Engine, EngineError, EngineSettings, config::EngineConfig};
+use crate::{
+    control::{StopReason, TaskControl},
+    log::ProcessingLog,
+    tools::{
+        Registry, Tool, ToolError, ToolSpec,
+        builtin::{ComplianceScanner, DataProcessor, DocumentProcessor},
+    },
+};
+
+/// A tool that answers from a script (then repeats its last answer), after a delay, and
+/// counts its calls and how many ran at once.
+struct Scripted {
+    spec: ToolSpec,
+    script: Mutex<VecDeque<Result<Value, ToolError>>>,
+    last: Mutex<Option<Result<Value, ToolError>>>,
+    delay: Duration,
+    calls: AtomicUsize,
+    running: Arc<AtomicUsize>,
+    max_running: Arc<AtomicUsize>,
+}
+
+impl Scripted {
+    fn new(
+        name: &str,
+        capability: &str,
+        delay: Duration,
+        script: Vec<Result<Value, ToolError>>,
+    ) -> Arc<Self> {
+        Self::sharing(
+            name,
+            capability,
+            delay,
+            script,
+            Arc::default(),
+            Arc::default(),
+        )
+    }
+
+    fn sharing(
+        name: &str,
+        capability: &str,
+        delay: Duration,
+        script: Vec<Result<Value, ToolError>>,
+        running: Arc<AtomicUsize>,
+        max_running: Arc<AtomicUsize>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            spec: ToolSpec {
+                name: name.into(),
+                description: format!("scripted {name}"),
+                input_schema: json!({"type": "object", "properties": {"text": {"type": "string"}}}),
+                capabilities: vec![capability.into()],
+                idempotent: true,
+            },
+            script: Mutex::new(script.into()),
+            last: Mutex::new(None),
+            delay,
+            calls: AtomicUsize::new(0),
+            running,
+            max_running,
+        })
+    }
+
+    fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+#[async_trait::async_trait]
+impl Tool for Scripted {
+    fn spec(&self) -> &ToolSpec {
+        &self.spec
+    }
+
+    async fn call(&self, _input: Value) -> Result<Value, ToolError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_running.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(self.delay).await;
+        self.running.fetch_sub(1, Ordering::SeqCst);
+        let next = self.script.lock().unwrap().pop_front();
+        let answer = match next {
+            Some(answer) => {
+                *self.last.lock().unwrap() = Some(answer.clone());
+                answer
+            }
+            None => self.last.lock().unwrap().clone().unwrap_or(Ok(json!({}))),
+        };
+        answer
+    }
+}
+
+fn report() -> Result<Value, ToolError> {
+    Ok(
+        json!({"text": "## Summary\nRevenue grew steadily through the year.\n\n## Key findings\n- Q4 was the best quarter."}),
+    )
+}
+
+fn overloaded() -> Result<Value, ToolError> {
+    Err(ToolError::Retryable {
+        message: "529 overloaded".into(),
+        retry_after: None,
+    })
+}
+
+fn config(toml: &str) -> EngineConfig {
+    EngineConfig::parse(toml).unwrap()
+}
+
+fn registry(config: EngineConfig, tools: Vec<Arc<dyn Tool>>) -> Arc<Registry> {
+    let mut registry = Registry::empty(config);
+    registry.register(Arc::new(DataProcessor::default()));
+    registry.register(Arc::new(DocumentProcessor::default()));
+    registry.register(Arc::new(ComplianceScanner::default()));
+    for tool in tools {
+        registry.register(tool);
+    }
+    Arc::new(registry)
+}
+
+fn task(tools: &[&str]) -> TaskV1 {
+    TaskV1 {
+        task_id: Uuid::now_v7(),
+        tenant: "default".into(),
+        submitted_at: Utc::now(),
+        input: "Process quarterly data analysis request".into(),
+        data: Some(TaskData {
+            format: DataFormat::Csv,
+            content:
+                "quarter,region,revenue\n2025-Q1,north,100\n2025-Q2,north,120\n2025-Q3,south,90\n"
+                    .into(),
+        }),
+        tools: tools.iter().map(|t| (*t).to_owned()).collect(),
+        metadata: Default::default(),
+        idempotency_key: None,
+    }
+}
+
+async fn run(
+    engine: &Engine,
+    task: &TaskV1,
+) -> (Result<super::Outcome, EngineError>, ProcessingLog) {
+    let mut log = ProcessingLog::new(task.task_id);
+    let result = engine.run(task, &mut log, &TaskControl::detached()).await;
+    (result, log)
+}
+
+fn events<'a>(log: &'a ProcessingLog, event: &str) -> Vec<&'a crate::log::LogEvent> {
+    log.events().iter().filter(|e| e.event == event).collect()
+}
+
+fn engine(registry: Arc<Registry>) -> Engine {
+    Engine::new(registry, EngineSettings::default())
+}
+
+#[tokio::test]
+async fn independent_steps_run_concurrently_and_dependents_wait() {
+    let (running, max_running) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let slow = Duration::from_millis(300);
+    let scanner = Scripted::sharing(
+        "compliance-scanner",
+        "pii-scan",
+        slow,
+        vec![Ok(json!({"total": 0, "counts": {}, "findings": {}}))],
+        running.clone(),
+        max_running.clone(),
+    );
+    let analyser = Scripted::sharing(
+        "data-processor",
+        "tabular-analysis",
+        slow,
+        vec![Ok(json!({"rows": 3, "columns": [], "numeric": {}}))],
+        running,
+        max_running.clone(),
+    );
+    let engine = engine(registry(EngineConfig::default(), vec![scanner, analyser]));
+    let (result, log) = run(&engine, &task(&[])).await;
+    let outcome = result.unwrap();
+    assert_eq!(
+        max_running.load(Ordering::SeqCst),
+        2,
+        "scan and analyse overlapped"
+    );
+    let analyse_done = events(&log, "step_finished")
+        .into_iter()
+        .find(|e| e.tool.as_deref() == Some("data-processor"))
+        .unwrap()
+        .ts;
+    let summarise_started = events(&log, "step_started")
+        .into_iter()
+        .find(|e| e.tool.as_deref() == Some("document-processor"))
+        .unwrap()
+        .ts;
+    assert!(
+        summarise_started >= analyse_done,
+        "summarise waited for its dependency"
+    );
+    assert_eq!(
+        outcome.tools_used,
+        ["compliance-scanner", "data-processor", "document-processor"]
+    );
+    let planned = &events(&log, "planned")[0].detail;
+    assert_eq!(planned["steps"][2]["depends_on"], json!(["analyse"]));
+    assert!(
+        planned["steps"][1]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("CSV")
+    );
+}
+
+#[tokio::test]
+async fn retry_then_success() {
+    let claude = Scripted::new(
+        "claude",
+        "summarise",
+        Duration::ZERO,
+        vec![overloaded(), overloaded(), report()],
+    );
+    let engine = engine(registry(
+        config("[tools.claude]\nmax_attempts = 3\nretry_base_ms = 1\n"),
+        vec![claude.clone()],
+    ));
+    let (result, log) = run(&engine, &task(&[])).await;
+    let outcome = result.unwrap();
+    assert_eq!(outcome.state, TaskState::Succeeded, "{:?}", outcome.reason);
+    assert_eq!(claude.calls(), 3);
+    assert_eq!(events(&log, "retry").len(), 2);
+    assert_eq!(outcome.quality["retries"], 2);
+    assert_eq!(outcome.output["steps"]["summarise"]["attempts"], 3);
+    assert!(
+        outcome.output["report"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("## Summary")
+    );
+}
+
+#[tokio::test]
+async fn failing_llm_falls_back_to_the_extractive_summary_and_degrades() {
+    let claude = Scripted::new("claude", "summarise", Duration::ZERO, vec![overloaded()]);
+    let engine = engine(registry(
+        config("[tools.claude]\nmax_attempts = 2\nretry_base_ms = 1\n"),
+        vec![claude.clone()],
+    ));
+    let (result, log) = run(&engine, &task(&[])).await;
+    let outcome = result.unwrap();
+    assert_eq!(outcome.state, TaskState::Degraded);
+    let reason = outcome.reason.unwrap();
+    assert!(
+        reason.contains("fell back from claude to document-processor"),
+        "{reason}"
+    );
+    assert_eq!(claude.calls(), 2);
+    assert_eq!(events(&log, "fallback").len(), 1);
+    assert_eq!(
+        outcome.output["steps"]["summarise"]["tool"],
+        "document-processor"
+    );
+    assert!(
+        !outcome.output["report"]["summary"]
+            .as_str()
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(outcome.quality["fallbacks"][0]["from"], "claude");
+}
+
+#[tokio::test]
+async fn circuit_opens_after_consecutive_failures_and_closes_after_a_good_probe() {
+    let claude = Scripted::new(
+        "claude",
+        "summarise",
+        Duration::ZERO,
+        vec![overloaded(), overloaded(), report()],
+    );
+    let engine = engine(registry(
+        config(
+            "[breaker]\nfailure_threshold = 2\ncooldown_ms = 200\n[tools.claude]\nmax_attempts = 1\n",
+        ),
+        vec![claude.clone()],
+    ));
+    for _ in 0..2 {
+        let (result, _) = run(&engine, &task(&[])).await;
+        assert_eq!(result.unwrap().state, TaskState::Degraded);
+    }
+    assert_eq!(claude.calls(), 2);
+
+    // Open: claude is not even called, the fallback answers.
+    let (result, log) = run(&engine, &task(&[])).await;
+    assert_eq!(result.unwrap().state, TaskState::Degraded);
+    assert_eq!(claude.calls(), 2);
+    assert_eq!(events(&log, "circuit_open").len(), 1);
+
+    // After the cooldown one probe goes through; it succeeds and the circuit closes.
+    let reopened = Instant::now() + Duration::from_millis(250);
+    tokio::time::sleep_until(reopened.into()).await;
+    let (result, _) = run(&engine, &task(&[])).await;
+    assert_eq!(result.unwrap().state, TaskState::Succeeded);
+    let (result, _) = run(&engine, &task(&[])).await;
+    assert_eq!(result.unwrap().state, TaskState::Succeeded);
+    assert_eq!(claude.calls(), 4);
+}
+
+#[tokio::test]
+async fn a_slow_pooled_tool_does_not_hold_up_a_fast_one() {
+    let slow = Scripted::new(
+        "stats:slow",
+        "mcp",
+        Duration::from_millis(400),
+        vec![Ok(json!({"result": 1}))],
+    );
+    let engine = engine(registry(
+        config("[tools.\"stats:slow\"]\nconcurrency = 1\n"),
+        vec![slow.clone()],
+    ));
+    let started = Instant::now();
+    let runs: Vec<_> = (0..3)
+        .map(|_| {
+            let engine = engine.clone();
+            tokio::spawn(async move { run(&engine, &task(&["stats:slow"])).await })
+        })
+        .collect();
+    let mut waited = 0;
+    for handle in runs {
+        let (result, log) = handle.await.unwrap();
+        assert_eq!(result.unwrap().state, TaskState::Succeeded);
+        let analysed = events(&log, "step_finished")
+            .into_iter()
+            .find(|e| e.tool.as_deref() == Some("data-processor"))
+            .unwrap();
+        // Every task's analysis finished long before the slow tool's queue drained.
+        assert!(analysed.duration_ms.unwrap() < 300, "{analysed:?}");
+        waited += events(&log, "pool_wait").len();
+    }
+    assert!(
+        started.elapsed() >= Duration::from_millis(1200),
+        "the slow tool ran one at a time"
+    );
+    assert!(
+        waited >= 2,
+        "two tasks queued for the slow tool's only slot"
+    );
+    assert_eq!(slow.calls(), 3);
+}
+
+#[tokio::test]
+async fn cancellation_stops_an_in_flight_call() {
+    let slow = Scripted::new(
+        "stats:slow",
+        "mcp",
+        Duration::from_secs(30),
+        vec![Ok(json!({}))],
+    );
+    let engine = engine(registry(EngineConfig::default(), vec![slow]));
+    let control = TaskControl::detached();
+    let task = task(&["stats:slow"]);
+    let stopper = {
+        let control = control.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            control.stop(StopReason::Cancelled);
+        })
+    };
+    let started = Instant::now();
+    let mut log = ProcessingLog::new(task.task_id);
+    let result = engine.run(&task, &mut log, &control).await;
+    stopper.await.unwrap();
+    assert!(
+        matches!(result, Err(EngineError::Stopped(StopReason::Cancelled))),
+        "{result:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn a_required_step_failing_fails_the_task_with_its_reason() {
+    let engine = engine(registry(EngineConfig::default(), vec![]));
+    let mut bad = task(&[]);
+    bad.data = Some(TaskData {
+        format: DataFormat::Csv,
+        content: "a,b\n1,2,3\n".into(),
+    });
+    let (result, log) = run(&engine, &bad).await;
+    let Err(EngineError::Failed(failure)) = result else {
+        panic!("{result:?}")
+    };
+    assert!(
+        failure.reason.contains("analyse") && failure.reason.contains("line 2"),
+        "{}",
+        failure.reason
+    );
+    assert_eq!(events(&log, "step_failed").len(), 1);
+}
+
+#[tokio::test]
+async fn pii_is_redacted_from_the_artifacts() {
+    let engine = engine(registry(EngineConfig::default(), vec![]));
+    let mut leaky = task(&[]);
+    leaky.input = "Summarise for jane.doe@example.com".into();
+    leaky.data = Some(TaskData {
+        format: DataFormat::Text,
+        content: "Call me at +44 20 7946 0958. The quarter went well and revenue grew.".into(),
+    });
+    let (result, _) = run(&engine, &leaky).await;
+    let outcome = result.unwrap();
+    let payload = outcome.output.to_string();
+    assert!(!payload.contains("jane.doe@example.com"), "{payload}");
+    assert!(payload.contains("[REDACTED:email]"), "{payload}");
+    assert!(outcome.quality["redactions"].as_u64().unwrap() >= 1);
+    assert_eq!(outcome.quality["pii_findings"], 2);
+}
+
+#[test]
+fn router_explains_its_choices() {
+    let registry = registry(EngineConfig::default(), vec![]);
+    let mut text_task = task(&["document-processor", "nope"]);
+    text_task.data = Some(TaskData {
+        format: DataFormat::Text,
+        content: "Some text.".into(),
+    });
+    let plan = super::plan::plan(&text_task, &registry).unwrap();
+    let ids: Vec<&str> = plan.steps.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["scan", "summarise"]);
+    assert_eq!(plan.ignored_hints.len(), 1, "{:?}", plan.ignored_hints);
+    assert!(plan.ignored_hints[0].starts_with("nope"));
+
+    let csv = super::plan::plan(&task(&[]), &registry).unwrap();
+    let ids: Vec<&str> = csv.steps.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["scan", "analyse", "summarise"]);
+    assert!(csv.steps.iter().all(|s| !s.reason.is_empty()));
+
+    let no_scan = super::plan::plan(
+        &task(&[]),
+        &Registry::empty(config("[compliance]\nscan = false\n")),
+    );
+    assert!(no_scan.is_err(), "no tools at all: a clear error");
+}
