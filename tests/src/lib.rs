@@ -137,9 +137,27 @@ impl TestStack {
         self.start_bayko_with(bayko_config(&self.provisioned));
     }
 
+    /// Starts an in-process worker whose tools come from an engine configuration file's text.
+    pub async fn start_bayko_with_tools(&mut self, engine_toml: &str) {
+        let engine =
+            bayko::engine::config::EngineConfig::parse(engine_toml).expect("engine config");
+        let registry = bayko::tools::Registry::from_config(engine, &self.aws)
+            .await
+            .expect("building the registry");
+        let worker = bayko::Worker::with_registry(
+            bayko_config(&self.provisioned),
+            &self.aws,
+            std::sync::Arc::new(registry),
+        );
+        self.start_worker(worker);
+    }
+
     /// Starts an in-process worker with this configuration; it stops with the stack.
     pub fn start_bayko_with(&mut self, config: bayko::Config) {
-        let worker = bayko::Worker::new(config, &self.aws);
+        self.start_worker(bayko::Worker::new(config, &self.aws));
+    }
+
+    fn start_worker(&mut self, worker: bayko::Worker) {
         let shutdown = self.shutdown.clone();
         let previous = self.bayko.take();
         self.bayko = Some(tokio::spawn(async move {

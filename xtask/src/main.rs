@@ -92,6 +92,8 @@ fn test(root: &Path, args: &[String]) -> anyhow::Result<()> {
         .env("BB_TEST_MCP_PYTHON", venv.bin("python"))
         .env("BB_TEST_MOTO_SERVER", venv.bin("moto_server"))
         .env("BB_TEST_BIN_DIR", root.join("target/debug"))
+        // The LLM tests talk to local stubs; the client still wants a key to send.
+        .env("BB_TEST_ANTHROPIC_KEY", "test-key-not-a-secret")
         .status()
         .context("running the tests")?;
     drop(emulator);

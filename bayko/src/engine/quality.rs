@@ -65,22 +65,30 @@ pub fn summary_text(output: &Value) -> &str {
 fn summary_checks(tool: &str, output: &Value, config: &QualityConfig) -> Vec<Check> {
     let text = summary_text(output);
     let chars = text.chars().count();
-    let mut checks = vec![check(
-        "summary_length",
-        chars >= config.min_summary_chars,
-        format!(
-            "{chars} characters, at least {} wanted",
-            config.min_summary_chars
+    if tool != CLAUDE {
+        // An extractive summary is as long as its source allows: it only has to exist.
+        return vec![check(
+            "summary_present",
+            chars > 0,
+            format!("{chars} characters"),
+        )];
+    }
+    let missing: Vec<&str> = config
+        .required_sections
+        .iter()
+        .filter(|section| !has_section(text, section))
+        .map(String::as_str)
+        .collect();
+    vec![
+        check(
+            "summary_length",
+            chars >= config.min_summary_chars,
+            format!(
+                "{chars} characters, at least {} wanted",
+                config.min_summary_chars
+            ),
         ),
-    )];
-    if tool == CLAUDE {
-        let missing: Vec<&str> = config
-            .required_sections
-            .iter()
-            .filter(|section| !has_section(text, section))
-            .map(String::as_str)
-            .collect();
-        checks.push(check(
+        check(
             "required_sections",
             missing.is_empty(),
             if missing.is_empty() {
@@ -88,9 +96,8 @@ fn summary_checks(tool: &str, output: &Value, config: &QualityConfig) -> Vec<Che
             } else {
                 format!("missing: {}", missing.join(", "))
             },
-        ));
-    }
-    checks
+        ),
+    ]
 }
 
 /// A Markdown heading (`## Summary`) or a bold/plain line (`**Summary**`, `Summary:`).

@@ -2,6 +2,7 @@
 
 mod api;
 mod delivery;
+mod engine;
 mod faults;
 mod pipeline;
 mod poison;
