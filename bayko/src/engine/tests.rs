@@ -98,14 +98,13 @@ impl Tool for Scripted {
         tokio::time::sleep(self.delay).await;
         self.running.fetch_sub(1, Ordering::SeqCst);
         let next = self.script.lock().unwrap().pop_front();
-        let answer = match next {
+        match next {
             Some(answer) => {
                 *self.last.lock().unwrap() = Some(answer.clone());
                 answer
             }
             None => self.last.lock().unwrap().clone().unwrap_or(Ok(json!({}))),
-        };
-        answer
+        }
     }
 }
 

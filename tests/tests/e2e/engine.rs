@@ -9,6 +9,9 @@ use serde_json::{Value, json};
 
 const QUARTERLY: &str = include_str!("../../../examples/quarterly.csv");
 
+/// What the stub answers with, and what it was sent.
+type StubState = (Option<&'static str>, Arc<Mutex<Vec<Value>>>);
+
 /// A stand-in for the Anthropic Messages API: answers with `reply` (or an overloaded error when
 /// there is none) and records the requests.
 async fn anthropic_stub(reply: Option<&'static str>) -> (String, Arc<Mutex<Vec<Value>>>) {
@@ -16,7 +19,7 @@ async fn anthropic_stub(reply: Option<&'static str>) -> (String, Arc<Mutex<Vec<V
     let app = Router::new()
         .route(
             "/v1/messages",
-            post(|State((reply, seen)): State<(Option<&'static str>, Arc<Mutex<Vec<Value>>>)>, Json(body): Json<Value>| async move {
+            post(|State((reply, seen)): State<StubState>, Json(body): Json<Value>| async move {
                 seen.lock().unwrap().push(body);
                 match reply {
                     Some(text) => (StatusCode::OK, Json(json!({
