@@ -10,6 +10,8 @@ use uuid::Uuid;
 pub struct LogEvent {
     pub ts: DateTime<Utc>,
     pub task_id: Uuid,
+    /// W3C trace id (32 hex digits) of this run, so log lines join up with traces.
+    pub trace_id: String,
     pub event: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool: Option<String>,
@@ -22,15 +24,23 @@ pub struct LogEvent {
 #[derive(Debug, Clone)]
 pub struct ProcessingLog {
     task_id: Uuid,
+    trace_id: String,
     events: Vec<LogEvent>,
 }
 
 impl ProcessingLog {
+    /// A log with a fresh trace id. (When the trace context travels with the task, it will
+    /// come from the task object's metadata instead.)
     pub fn new(task_id: Uuid) -> Self {
         Self {
             task_id,
+            trace_id: Uuid::new_v4().simple().to_string(),
             events: Vec::new(),
         }
+    }
+
+    pub fn trace_id(&self) -> &str {
+        &self.trace_id
     }
 
     /// Records an event; `detail` is any JSON (`Value::Null` for none).
@@ -58,6 +68,7 @@ impl ProcessingLog {
         self.events.push(LogEvent {
             ts: Utc::now(),
             task_id: self.task_id,
+            trace_id: self.trace_id.clone(),
             event,
             tool,
             duration_ms,
@@ -100,6 +111,8 @@ mod tests {
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[0]["event"], "claimed");
         assert_eq!(lines[0]["task_id"], id.to_string());
+        assert_eq!(lines[0]["trace_id"].as_str().unwrap().len(), 32);
+        assert_eq!(lines[0]["trace_id"], lines[1]["trace_id"]);
         assert_eq!(lines[1]["tool"], "data-processor");
         assert_eq!(lines[1]["duration_ms"], 3);
         assert!(lines[1].get("detail").is_none());

@@ -280,6 +280,16 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_example_parses() {
+        let config = EngineConfig::parse(include_str!("../../../examples/bayko.toml")).unwrap();
+        assert_eq!(config.policy("claude").concurrency, 2);
+        assert_eq!(
+            config.llm.map(|llm| llm.provider),
+            Some(LlmProvider::Bedrock)
+        );
+    }
+
+    #[test]
     fn unknown_keys_are_errors_that_name_them() {
         let err = EngineConfig::parse("[breaker]\nthreshold = 3\n").unwrap_err();
         assert!(err.to_string().contains("threshold"), "{err}");
