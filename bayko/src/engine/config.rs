@@ -22,6 +22,16 @@ pub struct EngineConfig {
     pub quality: QualityConfig,
     pub compliance: ComplianceConfig,
     pub mcp: McpConfig,
+    pub router: RouterConfig,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RouterConfig {
+    /// Let the LLM (when one is configured) propose each task's plan. The router validates the
+    /// proposal against the registry and its own rules, and keeps its own plan when the
+    /// proposal does not pass.
+    pub llm_planning: bool,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq)]

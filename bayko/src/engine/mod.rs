@@ -171,7 +171,10 @@ impl Engine {
         control: &TaskControl,
         started: Instant,
     ) -> Result<Outcome, EngineError> {
-        let plan = plan::plan(task, &self.registry).map_err(failed)?;
+        let mut plan = plan::plan(task, &self.registry).map_err(failed)?;
+        if self.registry.config().router.llm_planning {
+            plan = self.llm_plan(task, plan, log, control).await?;
+        }
         record(
             log,
             "planned",
@@ -187,6 +190,82 @@ impl Engine {
 
         control.checkpoint().await?;
         self.conclude(task, &plan, results, log, started)
+    }
+
+    /// Asks the LLM for a plan and keeps it only if the router validates it.
+    async fn llm_plan(
+        &self,
+        task: &TaskV1,
+        baseline: Plan,
+        log: &Arc<Mutex<ProcessingLog>>,
+        control: &TaskControl,
+    ) -> Result<Plan, EngineError> {
+        let Some(llm) = self.registry.get(crate::tools::claude::CLAUDE) else {
+            return Ok(baseline);
+        };
+        let tools: Vec<Value> = self
+            .registry
+            .names()
+            .filter_map(|name| self.registry.get(name))
+            .map(|t| json!({"name": t.tool.spec().name, "capabilities": t.tool.spec().capabilities, "description": t.tool.spec().description}))
+            .collect();
+        let prompt = format!(
+            "Plan this task as JSON {{\"steps\": [{{\"id\", \"tool\", \"depends_on\": []}}]}}. \
+             Step ids: scan, analyse, summarise, or mcp:TOOL. Answer with the JSON only.\n\
+             Task: {}\nData format: {}\nClient's tool hints: {:?}\nTools: {}\nDefault plan: {}",
+            task.input,
+            task.data
+                .as_ref()
+                .map_or("none".to_owned(), |d| format!("{:?}", d.format)
+                    .to_lowercase()),
+            task.tools,
+            Value::Array(tools),
+            json!(
+                baseline
+                    .steps
+                    .iter()
+                    .map(|s| json!({"id": s.id, "tool": s.tools[0], "depends_on": s.depends_on}))
+                    .collect::<Vec<_>>()
+            ),
+        );
+        let call = tokio::time::timeout(llm.timeout, llm.tool.call(json!({"prompt": prompt})));
+        let answer = tokio::select! {
+            answer = call => answer,
+            () = control.cancelled() => return Err(control.stopped().unwrap_or(StopReason::ShuttingDown).into()),
+        };
+        let text = match answer {
+            Ok(Ok(output)) => output["text"].as_str().unwrap_or_default().to_owned(),
+            Ok(Err(err)) => {
+                record(
+                    log,
+                    "llm_plan_rejected",
+                    json!({"problems": [format!("the LLM could not plan: {err}")]}),
+                );
+                return Ok(baseline);
+            }
+            Err(_) => {
+                record(
+                    log,
+                    "llm_plan_rejected",
+                    json!({"problems": ["the LLM did not answer in time"]}),
+                );
+                return Ok(baseline);
+            }
+        };
+        match plan::validate_proposal(&text, &self.registry, &baseline) {
+            Ok(proposed) => {
+                record(
+                    log,
+                    "llm_plan_accepted",
+                    json!({"steps": proposed.steps.len()}),
+                );
+                Ok(proposed)
+            }
+            Err(problems) => {
+                record(log, "llm_plan_rejected", json!({"problems": problems}));
+                Ok(baseline)
+            }
+        }
     }
 
     /// Runs the steps as their dependencies allow: every ready step starts at once.

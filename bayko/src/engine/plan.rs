@@ -152,3 +152,126 @@ pub fn plan(task: &TaskV1, registry: &Registry) -> Result<Plan, String> {
         ignored_hints,
     })
 }
+
+/// Checks a plan the LLM proposed (JSON: `{"steps": [{"id", "tool", "depends_on"}]}`, possibly
+/// in a Markdown code fence) against the registry and the router's own rules. The proposal may
+/// choose tools and order; it may not drop a step the rules require, use a tool that is not
+/// registered or lacks the step's capability, or form a cycle. Returns every problem found.
+pub fn validate_proposal(
+    text: &str,
+    registry: &Registry,
+    baseline: &Plan,
+) -> Result<Plan, Vec<String>> {
+    let json = extract_json(text).ok_or_else(|| vec!["the proposal is not JSON".to_owned()])?;
+    let proposal: serde_json::Value = serde_json::from_str(json)
+        .map_err(|err| vec![format!("the proposal is not JSON: {err}")])?;
+    let Some(proposed) = proposal["steps"].as_array() else {
+        return Err(vec!["the proposal has no \"steps\" array".into()]);
+    };
+    let mut problems = Vec::new();
+    let mut steps: Vec<Step> = Vec::new();
+    for (index, item) in proposed.iter().enumerate() {
+        let (Some(id), Some(tool)) = (item["id"].as_str(), item["tool"].as_str()) else {
+            problems.push(format!("step {index} needs a string id and tool"));
+            continue;
+        };
+        let capability = match id {
+            SCAN => "pii-scan",
+            ANALYSE => "tabular-analysis",
+            SUMMARISE => "summarise",
+            _ if id.starts_with("mcp:") => "mcp",
+            _ => {
+                problems.push(format!(
+                    "step {id:?} is not a kind the engine runs (scan, analyse, summarise, mcp:TOOL)"
+                ));
+                continue;
+            }
+        };
+        let Some(registered) = registry.get(tool) else {
+            problems.push(format!("step {id}: no tool {tool:?} is registered"));
+            continue;
+        };
+        if !registered
+            .tool
+            .spec()
+            .capabilities
+            .iter()
+            .any(|c| c == capability)
+        {
+            problems.push(format!("step {id}: {tool} cannot {capability}"));
+            continue;
+        }
+        if capability == "mcp" && id != format!("mcp:{tool}") {
+            problems.push(format!("step {id}: an MCP step is named mcp:{tool}"));
+            continue;
+        }
+        if steps.iter().any(|s| s.id == id) {
+            problems.push(format!("step {id} appears twice"));
+            continue;
+        }
+        let depends_on: Vec<String> = item["depends_on"]
+            .as_array()
+            .map(|deps| {
+                deps.iter()
+                    .filter_map(|d| d.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for dep in &depends_on {
+            // Only earlier steps: a plan in order has no cycles.
+            if !steps.iter().any(|s| &s.id == dep) {
+                problems.push(format!(
+                    "step {id} depends on {dep:?}, which does not come before it"
+                ));
+            }
+        }
+        // The chosen tool leads; the capability's other tools stay as its fallbacks.
+        let mut tools = vec![tool.to_owned()];
+        if capability != "mcp" {
+            tools.extend(registry.chain(capability).into_iter().filter(|t| t != tool));
+        }
+        let required = baseline
+            .steps
+            .iter()
+            .find(|s| s.id == id)
+            .is_none_or(|s| s.required);
+        steps.push(Step {
+            id: id.to_owned(),
+            capability: capability.to_owned(),
+            tools,
+            depends_on,
+            required,
+            reason: format!("proposed by the LLM: {tool}"),
+        });
+    }
+    for required in &baseline.steps {
+        if (required.required || required.id == SCAN) && !steps.iter().any(|s| s.id == required.id)
+        {
+            problems.push(format!(
+                "the rules require step {}, which the proposal leaves out",
+                required.id
+            ));
+        }
+    }
+    if let Some(summarise) = steps.iter().find(|s| s.id == SUMMARISE)
+        && baseline.steps.iter().any(|s| s.id == ANALYSE)
+        && !summarise.depends_on.iter().any(|d| d == ANALYSE)
+    {
+        problems.push("summarise must come after analyse: it summarises the analysis".into());
+    }
+    if problems.is_empty() {
+        Ok(Plan {
+            steps,
+            ignored_hints: baseline.ignored_hints.clone(),
+        })
+    } else {
+        Err(problems)
+    }
+}
+
+/// The JSON object in an LLM's answer: the whole text, or a fenced block within it.
+fn extract_json(text: &str) -> Option<&str> {
+    let start = text.find('{')?;
+    let end = text.rfind('}')?;
+    (start < end).then(|| &text[start..=end])
+}

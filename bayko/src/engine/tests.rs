@@ -454,3 +454,78 @@ fn router_explains_its_choices() {
     );
     assert!(no_scan.is_err(), "no tools at all: a clear error");
 }
+
+#[tokio::test]
+async fn an_llm_plan_is_used_when_the_router_validates_it() {
+    let proposal = r#"```json
+{"steps": [
+  {"id": "scan", "tool": "compliance-scanner", "depends_on": []},
+  {"id": "analyse", "tool": "data-processor", "depends_on": []},
+  {"id": "mcp:stats:count", "tool": "stats:count", "depends_on": ["analyse"]},
+  {"id": "summarise", "tool": "claude", "depends_on": ["analyse", "mcp:stats:count"]}
+]}
+```"#;
+    let claude = Scripted::new(
+        "claude",
+        "summarise",
+        Duration::ZERO,
+        vec![Ok(json!({"text": proposal})), report()],
+    );
+    let count = Scripted::new(
+        "stats:count",
+        "mcp",
+        Duration::ZERO,
+        vec![Ok(json!({"result": 3}))],
+    );
+    let engine = engine(registry(
+        config("[router]\nllm_planning = true\n"),
+        vec![claude.clone(), count.clone()],
+    ));
+    let (result, log) = run(&engine, &task(&[])).await;
+    let outcome = result.unwrap();
+    assert_eq!(outcome.state, TaskState::Succeeded, "{:?}", outcome.reason);
+    assert_eq!(events(&log, "llm_plan_accepted").len(), 1);
+    assert_eq!(count.calls(), 1, "the LLM added the MCP step");
+    assert_eq!(
+        outcome.output["plan"][3]["depends_on"],
+        json!(["analyse", "mcp:stats:count"])
+    );
+    assert_eq!(
+        outcome.output["plan"][3]["tools"],
+        json!(["claude", "document-processor"])
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_llm_plan_is_rejected_with_its_reasons() {
+    let proposal = r#"{"steps": [
+      {"id": "analyse", "tool": "spreadsheet-wizard", "depends_on": []},
+      {"id": "summarise", "tool": "claude", "depends_on": ["later"]}
+    ]}"#;
+    let claude = Scripted::new(
+        "claude",
+        "summarise",
+        Duration::ZERO,
+        vec![Ok(json!({"text": proposal})), report()],
+    );
+    let engine = engine(registry(
+        config("[router]\nllm_planning = true\n"),
+        vec![claude],
+    ));
+    let (result, log) = run(&engine, &task(&[])).await;
+    assert_eq!(result.unwrap().state, TaskState::Succeeded);
+    let rejected = events(&log, "llm_plan_rejected");
+    assert_eq!(rejected.len(), 1);
+    let problems = rejected[0].detail["problems"].to_string();
+    for expected in [
+        "spreadsheet-wizard",
+        "later",
+        "require step scan",
+        "require step analyse",
+    ] {
+        assert!(problems.contains(expected), "{expected} not in {problems}");
+    }
+    // The router's own plan ran instead.
+    let planned = &events(&log, "planned")[0].detail;
+    assert_eq!(planned["steps"].as_array().unwrap().len(), 3);
+}
