@@ -180,7 +180,7 @@ impl Worker {
             .queue_url(&self.config.queue_url)
             .max_number_of_messages(max.clamp(1, 10) as i32)
             .wait_time_seconds(self.config.wait_time.as_secs() as i32)
-            .visibility_timeout(self.config.lease.as_secs() as i32)
+            .visibility_timeout(self.message_hold().as_secs() as i32)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
             .send()
             .await
@@ -245,6 +245,13 @@ impl Worker {
             .map_err(|err| StoreError::from_sdk("changing the message's visibility", err))
     }
 
+    /// How long a received message stays hidden: the lease and a margin, so that when a dead
+    /// worker's message reappears its lease has already run out and the task is taken over
+    /// at once.
+    fn message_hold(&self) -> Duration {
+        self.config.lease + Duration::from_secs(2)
+    }
+
     /// Decides a message's fate. Public so that tests can hand it deliveries directly.
     pub async fn handle(&self, delivery: &Delivery<'_>, abort: &CancellationToken) -> Disposition {
         let event = match ObjectCreated::from_sqs_body(delivery.body) {
@@ -306,6 +313,30 @@ impl Worker {
                 tracing::info!(holder = ?held.status.worker, ?remaining, "task held by a live worker, deferring");
                 return Ok(Disposition::Release(remaining + Duration::from_secs(1)));
             }
+        }
+        if let Some(held) = &previous
+            && held.status.attempt >= self.config.max_attempts
+        {
+            // Every earlier attempt lost its worker mid-task (crashed, killed, out of memory):
+            // this task may be what kills them. Stop here, with the reason, rather than take
+            // down another worker.
+            let reason = format!(
+                "the task was started {} times and its worker was lost each time; it is not \
+                 retried again",
+                held.status.attempt
+            );
+            tracing::warn!(
+                attempts = held.status.attempt,
+                "giving up on a task that keeps losing its worker"
+            );
+            let status = self.final_status(
+                key,
+                previous.as_ref(),
+                held.status.submitted_at,
+                TaskState::Failed,
+                Some(reason),
+            );
+            return self.finish_unclaimed(key, previous.as_ref(), status).await;
         }
         let probe = CancelProbe {
             s3: self.s3.clone(),
@@ -423,11 +454,6 @@ impl Worker {
         ticks.tick().await;
         loop {
             ticks.tick().await;
-            if let Some(receipt) = &receipt
-                && let Err(err) = self.extend_visibility(receipt, self.config.lease).await
-            {
-                tracing::warn!(error = %err, "could not extend the message's visibility");
-            }
             {
                 let mut held = held.lock().await;
                 match self.statuses.renew(&key, &held, self.config.lease).await {
@@ -438,6 +464,13 @@ impl Worker {
                     }
                     Err(err) => tracing::warn!(error = %err, "could not renew the lease"),
                 }
+            }
+            // After the lease: a redelivery must find the lease already over, or it would
+            // only be put back again, spending one of the message's receives.
+            if let Some(receipt) = &receipt
+                && let Err(err) = self.extend_visibility(receipt, self.message_hold()).await
+            {
+                tracing::warn!(error = %err, "could not extend the message's visibility");
             }
             if let Some(probe) = control.probe()
                 && probe.requested().await

@@ -216,3 +216,51 @@ async fn poison_message_ends_in_the_dlq_and_redrive_completes_it_after_the_fix()
     assert_eq!(stack.queue_depth(&dlq).await, 0);
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_that_keeps_losing_its_worker_is_failed_with_the_reason() {
+    let mut stack = TestStack::spawn_brown_only().await;
+    let task_id = stack.submit_ok(&quarterly_task()).await;
+    // Four workers claimed it and died: the status says running, attempt 4, lease long over.
+    let now = chrono::Utc::now();
+    let status = json!({
+        "version": "v1",
+        "task_id": task_id,
+        "tenant": "default",
+        "status": "running",
+        "submitted_at": now,
+        "updated_at": now,
+        "started_at": now,
+        "lease_until": now - chrono::Duration::seconds(30),
+        "attempt": 4,
+        "worker": "long-gone",
+    });
+    stack
+        .s3
+        .put_object()
+        .bucket(stack.tasks_bucket())
+        .key(format!("status/default/{task_id}.json"))
+        .body(serde_json::to_vec(&status).unwrap().into())
+        .send()
+        .await
+        .unwrap();
+    stack.start_bayko();
+    let status = stack.wait_until_final(&task_id).await;
+    assert_eq!(status["status"], "failed", "{status}");
+    assert!(
+        status["error"]
+            .as_str()
+            .unwrap()
+            .contains("worker was lost"),
+        "{status}"
+    );
+    assert_eq!(status["attempt"], 4);
+    stack.wait_until_drained(&stack.provisioned.queue_url).await;
+    assert_eq!(
+        stack
+            .queue_depth(&stack.provisioned.dead_letter_queue_url)
+            .await,
+        0
+    );
+    stack.stop().await;
+}
