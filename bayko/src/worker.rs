@@ -314,16 +314,20 @@ impl Worker {
                 return Ok(Disposition::Release(remaining + Duration::from_secs(1)));
             }
         }
+        // Here a running task's lease is over: its worker was lost mid-task (crashed, killed,
+        // out of memory). When that has happened too often — by attempts, or by deliveries,
+        // which the queue counts towards its redrive — the task may be what kills workers:
+        // stop with the reason rather than take down another worker or let the message go to
+        // the DLQ while the status still says running.
         if let Some(held) = &previous
-            && held.status.attempt >= self.config.max_attempts
+            && held.status.status == TaskState::Running
+            && (held.status.attempt >= self.config.max_attempts
+                || delivery.receive_count >= self.config.max_attempts)
         {
-            // Every earlier attempt lost its worker mid-task (crashed, killed, out of memory):
-            // this task may be what kills them. Stop here, with the reason, rather than take
-            // down another worker.
             let reason = format!(
-                "the task was started {} times and its worker was lost each time; it is not \
-                 retried again",
-                held.status.attempt
+                "the task was started {} times (its message delivered {} times) and its worker \
+                 was lost each time; it is not retried again",
+                held.status.attempt, delivery.receive_count
             );
             tracing::warn!(
                 attempts = held.status.attempt,
