@@ -333,47 +333,28 @@ impl Worker {
                 attempts = held.status.attempt,
                 "giving up on a task that keeps losing its worker"
             );
-            let status = self.final_status(
-                key,
-                previous.as_ref(),
-                held.status.submitted_at,
-                TaskState::Failed,
-                Some(reason),
-            );
-            return self.finish_unclaimed(key, previous.as_ref(), status).await;
+            return self
+                .end_unclaimed(key, previous.as_ref(), TaskState::Failed, reason)
+                .await;
         }
         let probe = CancelProbe {
             s3: self.s3.clone(),
             bucket: self.config.tasks_bucket.clone(),
             key: key.clone(),
         };
-        let submitted_at = previous
-            .as_ref()
-            .map_or_else(Utc::now, |held| held.status.submitted_at);
         if probe.requested().await {
-            let mut log = ProcessingLog::new(key.task_id);
-            log.record("cancelled", json!({"before_start": true}));
-            let status = self.final_status(
-                key,
-                previous.as_ref(),
-                submitted_at,
-                TaskState::Cancelled,
-                Some(CANCELLED.into()),
-            );
-            return self.finish_unclaimed(key, previous.as_ref(), status).await;
+            tracing::info!("cancelled before it started");
+            return self
+                .end_unclaimed(key, previous.as_ref(), TaskState::Cancelled, CANCELLED)
+                .await;
         }
         let task = match self.inbox.read(key).await {
             Ok(task) => task,
             Err(StoreError::Invalid(reason)) => {
                 tracing::warn!(%reason, "invalid task object, failing the task");
-                let status = self.final_status(
-                    key,
-                    previous.as_ref(),
-                    submitted_at,
-                    TaskState::Failed,
-                    Some(reason),
-                );
-                return self.finish_unclaimed(key, previous.as_ref(), status).await;
+                return self
+                    .end_unclaimed(key, previous.as_ref(), TaskState::Failed, reason)
+                    .await;
             }
             Err(err) => return Err(err),
         };
@@ -544,33 +525,34 @@ impl Worker {
         }
     }
 
-    fn final_status(
+    /// Ends a task that was never (or is no longer) claimed by this worker: cancelled before
+    /// it started, invalid, or given up on. Conditional on the status it was read as.
+    async fn end_unclaimed(
         &self,
         key: &TaskKey,
         previous: Option<&Versioned>,
-        submitted_at: DateTime<Utc>,
         state: TaskState,
-        error: Option<String>,
-    ) -> TaskStatus {
+        reason: impl Into<String>,
+    ) -> Result<Disposition, StoreError> {
         let now = Utc::now();
-        TaskStatus {
+        let status = TaskStatus {
             task_id: key.task_id,
             tenant: key.tenant.to_string(),
             status: state,
-            submitted_at,
+            submitted_at: previous.map_or(now, |held| held.status.submitted_at),
             updated_at: now,
             started_at: previous.and_then(|held| held.status.started_at),
             finished_at: Some(now),
             lease_until: None,
             attempt: previous.map_or(0, |held| held.status.attempt),
             worker: Some(self.config.worker_id.clone()),
-            error,
+            error: Some(reason.into()),
             metrics: None,
             artifacts: Vec::new(),
-        }
+        };
+        self.finish_unclaimed(key, previous, status).await
     }
 
-    /// Ends a task that was never (or is no longer) claimed by this worker.
     async fn finish_unclaimed(
         &self,
         key: &TaskKey,
@@ -598,17 +580,8 @@ impl Worker {
         {
             return Ok(Disposition::Delete);
         }
-        let submitted_at = previous
-            .as_ref()
-            .map_or_else(Utc::now, |held| held.status.submitted_at);
-        let status = self.final_status(
-            key,
-            previous.as_ref(),
-            submitted_at,
-            TaskState::Failed,
-            Some(reason),
-        );
-        self.finish_unclaimed(key, previous.as_ref(), status).await
+        self.end_unclaimed(key, previous.as_ref(), TaskState::Failed, reason)
+            .await
     }
 }
 
