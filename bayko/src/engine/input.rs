@@ -42,7 +42,7 @@ pub fn for_tool(
                        sections '## Summary' and '## Key findings'. Use only the numbers given.",
             "prompt": prompt(task, deps.get(ANALYSE)),
         }),
-        SUMMARISE => json!({"text": narrative(task, deps.get(ANALYSE)), "summary_sentences": 4}),
+        SUMMARISE => json!({"text": narrative(task, deps.get(ANALYSE)), "summary_sentences": 5}),
         _ => mcp_arguments(schema, task),
     }
 }
@@ -92,17 +92,25 @@ pub fn narrative(task: &TaskV1, analysis: Option<&Value>) -> String {
             ));
         }
     }
+    // One sentence per period, all columns in it: the summary should not be all deltas.
     if let Some(periods) = analysis["periods"]["periods"].as_array() {
         for period in periods.iter().skip(1) {
-            if let Some(changes) = period["change"].as_object() {
-                for (column, change) in changes {
-                    if let Some(percent) = change["percent"].as_f64() {
-                        sentences.push(format!(
-                            "In {} {column} changed by {percent:.1}% from the previous period.",
-                            period["period"].as_str().unwrap_or_default()
-                        ));
-                    }
-                }
+            let changes: Vec<String> = period["change"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(column, change)| {
+                    change["percent"]
+                        .as_f64()
+                        .map(|percent| format!("{column} {percent:+.1}%"))
+                })
+                .collect();
+            if !changes.is_empty() {
+                sentences.push(format!(
+                    "Against the previous period, {} saw {}.",
+                    period["period"].as_str().unwrap_or_default(),
+                    changes.join(", ")
+                ));
             }
         }
     }
