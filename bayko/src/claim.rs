@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use aws_sdk_s3::{error::SdkError, primitives::ByteStream};
+use aws_sdk_s3::primitives::ByteStream;
 use chrono::{DateTime, Utc};
 use shared::{
     keys::TaskKey,
@@ -38,28 +38,18 @@ impl StatusStore {
     }
 
     pub async fn read(&self, key: &TaskKey) -> Result<Option<Versioned>, StoreError> {
-        let object = match self
-            .s3
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key.status())
-            .send()
+        let Some(object) = shared::s3::read(&self.s3, &self.bucket, &key.status())
             .await
-        {
-            Ok(object) => object,
-            Err(SdkError::ServiceError(err)) if err.err().is_no_such_key() => return Ok(None),
-            Err(err) => return Err(StoreError::from_sdk("reading the status", err)),
+            .map_err(|err| StoreError::from_read("reading the status", err))?
+        else {
+            return Ok(None);
         };
-        let etag = object.e_tag.clone().unwrap_or_default();
-        let bytes = object
-            .body
-            .collect()
-            .await
-            .map_err(|err| StoreError::Transient(format!("reading the status body: {err}")))?
-            .into_bytes();
-        let StatusDocument::V1(status) = serde_json::from_slice(&bytes)
+        let StatusDocument::V1(status) = serde_json::from_slice(&object.bytes)
             .map_err(|err| StoreError::Invalid(format!("the status document is invalid: {err}")))?;
-        Ok(Some(Versioned { status, etag }))
+        Ok(Some(Versioned {
+            status,
+            etag: object.etag.unwrap_or_default(),
+        }))
     }
 
     /// Marks the task `running` for this worker. Fails with `Conflict` when another worker

@@ -1,6 +1,5 @@
 //! Reading the task a message points at.
 
-use aws_sdk_s3::error::SdkError;
 use shared::{
     keys::TaskKey,
     task::{TaskDocument, TaskV1},
@@ -22,27 +21,11 @@ impl Inbox {
     /// The task at `key`. `Invalid` means the object is there but is not a task document for
     /// this key: the task fails with that reason rather than being retried.
     pub async fn read(&self, key: &TaskKey) -> Result<TaskV1, StoreError> {
-        let object = match self
-            .s3
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key.inbox())
-            .send()
+        let object = shared::s3::read(&self.s3, &self.bucket, &key.inbox())
             .await
-        {
-            Ok(object) => object,
-            Err(SdkError::ServiceError(err)) if err.err().is_no_such_key() => {
-                return Err(StoreError::NotFound(key.inbox()));
-            }
-            Err(err) => return Err(StoreError::from_sdk("reading the task", err)),
-        };
-        let bytes = object
-            .body
-            .collect()
-            .await
-            .map_err(|err| StoreError::Transient(format!("reading the task body: {err}")))?
-            .into_bytes();
-        let TaskDocument::V1(task) = serde_json::from_slice(&bytes)
+            .map_err(|err| StoreError::from_read("reading the task", err))?
+            .ok_or_else(|| StoreError::NotFound(key.inbox()))?;
+        let TaskDocument::V1(task) = serde_json::from_slice(&object.bytes)
             .map_err(|err| StoreError::Invalid(format!("the task document is invalid: {err}")))?;
         if task.task_id != key.task_id || task.tenant != key.tenant.as_str() {
             return Err(StoreError::Invalid(format!(

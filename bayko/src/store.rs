@@ -22,6 +22,13 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    pub fn from_read(action: &str, err: shared::s3::ReadError) -> Self {
+        match err {
+            shared::s3::ReadError::Request(err) => Self::from_sdk(action, *err),
+            shared::s3::ReadError::Body(err) => Self::Transient(format!("{action}: {err}")),
+        }
+    }
+
     pub fn from_sdk<E>(action: &str, err: SdkError<E, HttpResponse>) -> Self
     where
         E: std::error::Error + Send + Sync + 'static,

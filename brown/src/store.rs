@@ -71,25 +71,10 @@ impl TaskStore {
 
     /// The task as submitted.
     pub async fn read_task(&self, key: &TaskKey) -> Result<Option<TaskV1>, ApiError> {
-        let object = match self
-            .s3
-            .get_object()
-            .bucket(&self.tasks_bucket)
-            .key(key.inbox())
-            .send()
-            .await
-        {
-            Ok(object) => object,
-            Err(SdkError::ServiceError(err)) if err.err().is_no_such_key() => return Ok(None),
-            Err(err) => return Err(s3_error("reading the task")(err)),
+        let Some(object) = self.read(&key.inbox(), "reading the task").await? else {
+            return Ok(None);
         };
-        let bytes = object
-            .body
-            .collect()
-            .await
-            .map_err(|err| ApiError::Unavailable(format!("reading the task: {err}")))?
-            .into_bytes();
-        let TaskDocument::V1(task) = serde_json::from_slice(&bytes)
+        let TaskDocument::V1(task) = serde_json::from_slice(&object.bytes)
             .with_context(|| format!("task document {} is invalid", key.inbox()))?;
         Ok(Some(task))
     }
@@ -139,27 +124,10 @@ impl TaskStore {
     }
 
     pub async fn task(&self, key: &TaskKey) -> Result<Stored, ApiError> {
-        match self
-            .s3
-            .get_object()
-            .bucket(&self.tasks_bucket)
-            .key(key.status())
-            .send()
-            .await
-        {
-            Ok(object) => {
-                let bytes = object
-                    .body
-                    .collect()
-                    .await
-                    .map_err(|err| ApiError::Unavailable(format!("reading the status: {err}")))?
-                    .into_bytes();
-                let StatusDocument::V1(status) = serde_json::from_slice(&bytes)
-                    .with_context(|| format!("status document {} is invalid", key.status()))?;
-                return Ok(Stored::Status(Box::new(status)));
-            }
-            Err(SdkError::ServiceError(err)) if err.err().is_no_such_key() => {}
-            Err(err) => return Err(s3_error("reading the status")(err)),
+        if let Some(object) = self.read(&key.status(), "reading the status").await? {
+            let StatusDocument::V1(status) = serde_json::from_slice(&object.bytes)
+                .with_context(|| format!("status document {} is invalid", key.status()))?;
+            return Ok(Stored::Status(Box::new(status)));
         }
         match self
             .s3
@@ -179,6 +147,22 @@ impl TaskStore {
             Err(SdkError::ServiceError(err)) if err.err().is_not_found() => Ok(Stored::Missing),
             Err(err) => Err(s3_error("looking up the task")(err)),
         }
+    }
+
+    /// An object of the tasks bucket, if it exists.
+    async fn read(
+        &self,
+        key: &str,
+        action: &'static str,
+    ) -> Result<Option<shared::s3::Object>, ApiError> {
+        shared::s3::read(&self.s3, &self.tasks_bucket, key)
+            .await
+            .map_err(|err| match err {
+                shared::s3::ReadError::Request(err) => s3_error(action)(*err),
+                shared::s3::ReadError::Body(err) => {
+                    ApiError::Unavailable(format!("{action}: {err}"))
+                }
+            })
     }
 
     /// A time-limited GET link to an artifact.

@@ -148,19 +148,14 @@ impl Engine {
         control: &TaskControl,
     ) -> Result<Outcome, EngineError> {
         let started = Instant::now();
-        let shared_log = Arc::new(Mutex::new(std::mem::replace(
-            log,
-            ProcessingLog::new(task.task_id),
-        )));
+        let placeholder = ProcessingLog::new(task.task_id);
+        let shared_log = Arc::new(Mutex::new(std::mem::replace(log, placeholder)));
         let result = self.execute(task, &shared_log, control, started).await;
-        *log = Arc::try_unwrap(shared_log)
-            .map(|mutex| mutex.into_inner().unwrap_or_else(|e| e.into_inner()))
-            .unwrap_or_else(|shared| {
-                shared
-                    .lock()
-                    .map(|l| l.clone())
-                    .unwrap_or_else(|e| e.into_inner().clone())
-            });
+        // Steps aborted on failure may still hold a clone: take the log out, not the Arc.
+        let mut shared = shared_log
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *log = std::mem::replace(&mut *shared, ProcessingLog::new(task.task_id));
         result
     }
 
@@ -442,7 +437,7 @@ impl Engine {
                     });
                 }
                 Err(CallError::Stopped(reason)) => return Err(CallError::Stopped(reason)),
-                Err(CallError::Tool { error, idempotent }) => {
+                Err(CallError::Tool { error, .. }) => {
                     match &error {
                         // Bad input is not the tool's fault: leave the circuit alone.
                         ToolError::Terminal(_) => drop(permit),
@@ -459,7 +454,6 @@ impl Engine {
                     );
                     fell_back_from.push((name.clone(), error.to_string()));
                     last_error = error;
-                    let _ = idempotent;
                 }
             }
         }

@@ -370,13 +370,18 @@ async fn cancellation_stops_an_in_flight_call() {
         Duration::from_secs(30),
         vec![Ok(json!({}))],
     );
-    let engine = engine(registry(EngineConfig::default(), vec![slow]));
+    let engine = engine(registry(EngineConfig::default(), vec![slow.clone()]));
     let control = TaskControl::detached();
     let task = task(&["stats:slow"]);
+    // Cancel once the slow call is in flight.
     let stopper = {
         let control = control.clone();
         tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while slow.calls() == 0 {
+                assert!(Instant::now() < deadline, "the slow tool was never called");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
             control.stop(StopReason::Cancelled);
         })
     };

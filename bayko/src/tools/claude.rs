@@ -1,14 +1,11 @@
-//! The "claude" tool: a prompt to the configured LLM provider (Bedrock or Anthropic), and
-//! an MCP server's tools, both adapted to the [`Tool`] interface.
-
-use std::time::Duration;
+//! The "claude" tool: a prompt to the configured LLM provider (Bedrock or Anthropic), adapted
+//! to the [`Tool`] interface.
 
 use serde_json::{Value, json};
 
 use super::{
     Tool, ToolError, ToolSpec,
     llm::{LlmClient, LlmError, LlmRequest},
-    mcp::{McpConnection, McpError, McpToolInfo},
     string_field,
 };
 
@@ -91,58 +88,5 @@ impl Tool for ClaudeTool {
                 "output_tokens": response.output_tokens,
             },
         }))
-    }
-}
-
-/// One tool of an MCP server, named `server:tool` in the registry.
-pub struct McpTool {
-    spec: ToolSpec,
-    connection: McpConnection,
-    tool: String,
-    timeout: Duration,
-}
-
-impl McpTool {
-    pub fn new(connection: McpConnection, info: &McpToolInfo, timeout: Duration) -> Self {
-        Self {
-            spec: ToolSpec {
-                name: format!("{}:{}", info.server, info.name),
-                description: info.description.clone(),
-                input_schema: info.input_schema.clone(),
-                capabilities: vec!["mcp".into()],
-                // Unknown side effects: retried only when the call surely did not run.
-                idempotent: false,
-            },
-            connection,
-            tool: info.name.clone(),
-            timeout,
-        }
-    }
-}
-
-impl From<McpError> for ToolError {
-    fn from(err: McpError) -> Self {
-        if err.is_retryable() {
-            ToolError::Retryable {
-                message: err.to_string(),
-                retry_after: None,
-            }
-        } else {
-            ToolError::Terminal(err.to_string())
-        }
-    }
-}
-
-#[async_trait::async_trait]
-impl Tool for McpTool {
-    fn spec(&self) -> &ToolSpec {
-        &self.spec
-    }
-
-    async fn call(&self, input: Value) -> Result<Value, ToolError> {
-        Ok(self
-            .connection
-            .call_with_timeout(&self.tool, input, self.timeout)
-            .await?)
     }
 }

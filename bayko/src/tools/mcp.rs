@@ -526,6 +526,63 @@ async fn read_stderr(server: String, stderr: ChildStderr, tail: Arc<Mutex<VecDeq
     }
 }
 
+// ---------------------------------------------------------------------------
+// The adapter to the engine's Tool interface
+// ---------------------------------------------------------------------------
+
+/// One tool of an MCP server, named `server:tool` in the registry.
+pub struct McpTool {
+    spec: super::ToolSpec,
+    connection: McpConnection,
+    tool: String,
+    timeout: Duration,
+}
+
+impl McpTool {
+    pub fn new(connection: McpConnection, info: &McpToolInfo, timeout: Duration) -> Self {
+        Self {
+            spec: super::ToolSpec {
+                name: format!("{}:{}", info.server, info.name),
+                description: info.description.clone(),
+                input_schema: info.input_schema.clone(),
+                capabilities: vec!["mcp".into()],
+                // Unknown side effects: retried only when the call surely did not run.
+                idempotent: false,
+            },
+            connection,
+            tool: info.name.clone(),
+            timeout,
+        }
+    }
+}
+
+impl From<McpError> for super::ToolError {
+    fn from(err: McpError) -> Self {
+        if err.is_retryable() {
+            super::ToolError::Retryable {
+                message: err.to_string(),
+                retry_after: None,
+            }
+        } else {
+            super::ToolError::Terminal(err.to_string())
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl super::Tool for McpTool {
+    fn spec(&self) -> &super::ToolSpec {
+        &self.spec
+    }
+
+    async fn call(&self, input: Value) -> Result<Value, super::ToolError> {
+        Ok(self
+            .connection
+            .call_with_timeout(&self.tool, input, self.timeout)
+            .await?)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,9 +8,9 @@ use anyhow::Context;
 use super::{
     Tool,
     builtin::{ComplianceScanner, DataProcessor, DocumentProcessor},
-    claude::{ClaudeTool, McpTool},
+    claude::ClaudeTool,
     llm::{AnthropicConfig, BedrockConfig, LlmClient},
-    mcp::McpConnection,
+    mcp::{McpConnection, McpTool},
 };
 use crate::engine::{
     breaker::{BreakerSettings, CircuitBreaker},
