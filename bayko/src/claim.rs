@@ -38,7 +38,7 @@ impl StatusStore {
     }
 
     pub async fn read(&self, key: &TaskKey) -> Result<Option<Versioned>, StoreError> {
-        let Some(object) = shared::s3::read(&self.s3, &self.bucket, &key.status())
+        let Some(object) = bb_aws::s3::read(&self.s3, &self.bucket, &key.status())
             .await
             .map_err(|err| StoreError::from_read("reading the status", err))?
         else {

@@ -21,7 +21,7 @@ impl Inbox {
     /// The task at `key`. `Invalid` means the object is there but is not a task document for
     /// this key: the task fails with that reason rather than being retried.
     pub async fn read(&self, key: &TaskKey) -> Result<TaskV1, StoreError> {
-        let object = shared::s3::read(&self.s3, &self.bucket, &key.inbox())
+        let object = bb_aws::s3::read(&self.s3, &self.bucket, &key.inbox())
             .await
             .map_err(|err| StoreError::from_read("reading the task", err))?
             .ok_or_else(|| StoreError::NotFound(key.inbox()))?;

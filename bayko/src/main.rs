@@ -5,8 +5,8 @@ use std::{path::Path, sync::Arc};
 
 use anyhow::Context;
 use bayko::{Config, Worker, engine::config::EngineConfig, tools::Registry};
+use bb_aws::AwsSettings;
 use clap::{Parser, Subcommand};
-use shared::aws::AwsSettings;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -69,7 +69,7 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::Redrive { from, to, max } => {
-            let moved = bayko::redrive::redrive(&shared::aws::sqs(&aws), &from, &to, max)
+            let moved = bayko::redrive::redrive(&bb_aws::sqs(&aws), &from, &to, max)
                 .await
                 .context("redriving")?;
             println!("moved {moved} message(s) from {from} to {to}");

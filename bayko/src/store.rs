@@ -1,7 +1,7 @@
 //! How Bayko's S3 calls fail, in the terms its decisions need.
 
 use aws_sdk_s3::{config::http::HttpResponse, error::SdkError};
-use shared::aws::is_transient;
+use bb_aws::is_transient;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -22,10 +22,10 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    pub fn from_read(action: &str, err: shared::s3::ReadError) -> Self {
+    pub fn from_read(action: &str, err: bb_aws::s3::ReadError) -> Self {
         match err {
-            shared::s3::ReadError::Request(err) => Self::from_sdk(action, *err),
-            shared::s3::ReadError::Body(err) => Self::Transient(format!("{action}: {err}")),
+            bb_aws::s3::ReadError::Request(err) => Self::from_sdk(action, *err),
+            bb_aws::s3::ReadError::Body(err) => Self::Transient(format!("{action}: {err}")),
         }
     }
 

@@ -80,7 +80,7 @@ impl Worker {
         aws: &aws_config::SdkConfig,
         registry: Arc<Registry>,
     ) -> Self {
-        let s3 = shared::aws::s3(aws);
+        let s3 = bb_aws::s3(aws);
         let engine = Engine::new(
             registry,
             EngineSettings {
@@ -89,7 +89,7 @@ impl Worker {
         );
         Self {
             engine,
-            sqs: shared::aws::sqs(aws),
+            sqs: bb_aws::sqs(aws),
             inbox: Inbox::new(s3.clone(), config.tasks_bucket.clone()),
             statuses: StatusStore::new(s3.clone(), config.tasks_bucket.clone()),
             artifacts: ArtifactStore::new(s3.clone(), config.artifacts_bucket.clone()),

@@ -57,7 +57,7 @@ impl Application {
             .await
             .with_context(|| format!("binding {} (BROWN_BIND)", config.bind))?;
         let store = TaskStore::new(
-            shared::aws::s3(aws),
+            bb_aws::s3(aws),
             config.tasks_bucket.clone(),
             config.artifacts_bucket.clone(),
         );

@@ -1,8 +1,8 @@
 //! Brown's binary: configuration from the environment, then serve until SIGTERM or Ctrl-C.
 
 use anyhow::Context;
+use bb_aws::AwsSettings;
 use brown::{Application, Config};
-use shared::aws::AwsSettings;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

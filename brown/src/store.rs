@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use aws_sdk_s3::{error::SdkError, presigning::PresigningConfig, primitives::ByteStream};
+use bb_aws::is_transient;
 use chrono::{DateTime, Utc};
 use shared::{
-    aws::is_transient,
     keys::TaskKey,
     task::{StatusDocument, TaskDocument, TaskStatus, TaskV1},
 };
@@ -154,12 +154,12 @@ impl TaskStore {
         &self,
         key: &str,
         action: &'static str,
-    ) -> Result<Option<shared::s3::Object>, ApiError> {
-        shared::s3::read(&self.s3, &self.tasks_bucket, key)
+    ) -> Result<Option<bb_aws::s3::Object>, ApiError> {
+        bb_aws::s3::read(&self.s3, &self.tasks_bucket, key)
             .await
             .map_err(|err| match err {
-                shared::s3::ReadError::Request(err) => s3_error(action)(*err),
-                shared::s3::ReadError::Body(err) => {
+                bb_aws::s3::ReadError::Request(err) => s3_error(action)(*err),
+                bb_aws::s3::ReadError::Body(err) => {
                     ApiError::Unavailable(format!("{action}: {err}"))
                 }
             })

@@ -1,14 +1,13 @@
 //! What Brown and Bayko agree on: the documents they exchange through S3, where those documents
-//! live, what an event about one looks like, and how both reach AWS (or an emulator).
+//! live and what an event about one looks like; plus the small runtime pieces both binaries share
+//! (configuration from the environment, logging, the shutdown signal). No AWS SDK here: the
+//! plumbing lives in `bb-aws`, provisioning in `bb-provision`.
 //!
 //! Brown and Bayko never talk to each other; this crate is the whole contract between them.
 
-pub mod aws;
 pub mod config;
 pub mod event;
 pub mod keys;
-pub mod provision;
-pub mod s3;
 pub mod shutdown;
 pub mod task;
 pub mod telemetry;

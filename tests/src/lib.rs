@@ -6,11 +6,9 @@
 use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
+use bb_aws::AwsSettings;
+use bb_provision::{self as provision, Names, Provisioned, QueueSettings};
 use serde_json::Value;
-use shared::{
-    aws::AwsSettings,
-    provision::{self, Names, Provisioned, QueueSettings},
-};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -123,8 +121,8 @@ impl TestStack {
             base_url,
             endpoint: endpoint.to_owned(),
             http: reqwest::Client::new(),
-            s3: shared::aws::s3(&aws),
-            sqs: shared::aws::sqs(&aws),
+            s3: bb_aws::s3(&aws),
+            sqs: bb_aws::sqs(&aws),
             aws,
             provisioned,
             shutdown,

@@ -8,11 +8,9 @@ use std::{
 };
 
 use anyhow::{Context, bail};
+use bb_aws::AwsSettings;
+use bb_provision::{self as provision, Names, QueueSettings};
 use serde_json::{Value, json};
-use shared::{
-    aws::AwsSettings,
-    provision::{self, Names, QueueSettings},
-};
 
 use crate::emulator::{Emulator, Venv};
 

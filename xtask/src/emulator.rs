@@ -11,17 +11,23 @@ use std::{
 
 use anyhow::{Context, bail};
 
-/// The project's virtual environment, with the pinned requirements installed.
+/// A project-local virtual environment with one pinned requirements file installed. Tools whose
+/// pins clash (the emulator's boto3, a scanner's own) live in separate environments.
 pub struct Venv {
     pub dir: PathBuf,
 }
 
 impl Venv {
-    /// Creates `.venv/` and installs `xtask/requirements.txt` into it, unless it already holds
-    /// exactly those requirements.
+    /// The emulator's environment: `.venv/` with `xtask/requirements.txt`.
     pub fn ensure(root: &Path) -> anyhow::Result<Self> {
-        let dir = root.join(".venv");
-        let requirements = root.join("xtask/requirements.txt");
+        Self::ensure_named(root, ".venv", "xtask/requirements.txt")
+    }
+
+    /// Creates `root/dir` and installs `root/requirements` into it, unless it already holds
+    /// exactly those requirements.
+    pub fn ensure_named(root: &Path, dir: &str, requirements: &str) -> anyhow::Result<Self> {
+        let dir = root.join(dir);
+        let requirements = root.join(requirements);
         let wanted = fs::read_to_string(&requirements)
             .with_context(|| format!("reading {}", requirements.display()))?;
         let stamp = dir.join(".bb-requirements");
@@ -36,11 +42,15 @@ impl Venv {
             run(Command::new("python3").args(["-m", "venv"]).arg(&dir))
                 .context("creating the virtual environment (is Python 3 with venv installed?)")?;
         }
-        eprintln!("xtask: installing the emulator (moto) into .venv, once");
+        eprintln!(
+            "xtask: installing {} into {}, once",
+            requirements.display(),
+            dir.display()
+        );
         run(Command::new(dir.join("bin/pip"))
             .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
             .arg(&requirements))
-        .context("installing xtask/requirements.txt")?;
+        .with_context(|| format!("installing {}", requirements.display()))?;
         fs::write(&stamp, wanted).context("recording the installed requirements")?;
         Ok(Self { dir })
     }

@@ -64,9 +64,11 @@ fn workspace_root() -> PathBuf {
 
 fn test(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let venv = Venv::ensure(root)?;
-    // The fault tests run the real binaries: build them before the tests need them.
+    // The fault tests run the real binaries: build them before the tests need them. The whole
+    // workspace with every target, so features unify exactly as in the test build that follows
+    // (building two packages alone would compile the AWS SDK a second time).
     let built = Command::new("cargo")
-        .args(["build", "--quiet", "-p", "bayko", "-p", "brown"])
+        .args(["build", "--quiet", "--workspace", "--all-targets"])
         .current_dir(root)
         .status()
         .context("building the binaries")?;

@@ -8,12 +8,12 @@ use std::{
     time::{Duration, Instant},
 };
 
+use bb_aws::AwsSettings;
 use bb_tests::{
     BaykoProcess, OwnEmulator, TestStack, bayko_config, count_writes_from_now_on, writes_per_key,
 };
 use rand::Rng;
 use serde_json::{Value, json};
-use shared::aws::AwsSettings;
 use tokio::sync::Mutex;
 
 fn task(n: usize) -> Value {

@@ -10,7 +10,7 @@ use aws_sdk_s3::types::{EventBridgeConfiguration, NotificationConfiguration};
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::json;
 
-use crate::{aws, keys::INBOX_PREFIX};
+use shared::keys::INBOX_PREFIX;
 
 /// The names of everything one deployment owns. Tests use a unique prefix each, so they can
 /// share one emulator and run in parallel.
@@ -90,9 +90,9 @@ pub async fn provision(
     names: &Names,
     queue_settings: QueueSettings,
 ) -> Result<Provisioned, ProvisionError> {
-    let s3 = aws::s3(config);
-    let sqs = aws::sqs(config);
-    let events = aws::eventbridge(config);
+    let s3 = bb_aws::s3(config);
+    let sqs = bb_aws::sqs(config);
+    let events = aws_sdk_eventbridge::Client::new(config);
 
     for bucket in [&names.tasks_bucket, &names.artifacts_bucket] {
         create_bucket(&s3, bucket).await?;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use aws_config::{BehaviorVersion, Region, SdkConfig, timeout::TimeoutConfig};
 use aws_sdk_s3::config::Credentials;
 
-use crate::config;
+use shared::config;
 
 /// Region used when none is configured and an endpoint override is set: emulators accept any.
 const EMULATOR_REGION: &str = "us-east-1";
@@ -92,6 +92,7 @@ pub fn s3(config: &SdkConfig) -> aws_sdk_s3::Client {
 }
 
 /// An SQS client whose attempt timeout leaves room for a 20 s long poll.
+#[cfg(feature = "sqs")]
 pub fn sqs(config: &SdkConfig) -> aws_sdk_sqs::Client {
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(3))
@@ -102,10 +103,6 @@ pub fn sqs(config: &SdkConfig) -> aws_sdk_sqs::Client {
         .timeout_config(timeouts)
         .build();
     aws_sdk_sqs::Client::from_conf(sqs_config)
-}
-
-pub fn eventbridge(config: &SdkConfig) -> aws_sdk_eventbridge::Client {
-    aws_sdk_eventbridge::Client::new(config)
 }
 
 /// Whether a failed call is worth retrying later: the service was unreachable, slow, throttling
