@@ -8,6 +8,7 @@
 pub mod config;
 pub mod event;
 pub mod keys;
+pub mod metrics;
 pub mod shutdown;
 pub mod task;
 pub mod telemetry;
