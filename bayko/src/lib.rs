@@ -9,6 +9,7 @@ pub mod control;
 pub mod engine;
 pub mod inbox;
 pub mod log;
+pub mod metrics;
 pub mod redrive;
 pub mod store;
 pub mod tools;

@@ -36,7 +36,7 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    shared::telemetry::init("bayko=info,warn");
+    let telemetry = shared::telemetry::init("bayko", "bayko=info,warn");
     let cli = Cli::parse();
     let aws = AwsSettings::from_env().load().await;
     match cli.command.unwrap_or(Command::Run) {
