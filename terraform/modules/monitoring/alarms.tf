@@ -1,0 +1,213 @@
+# One alarm per Prometheus alert (docker/prometheus/alerts.yml), on CloudWatch's own data.
+
+locals {
+  ns          = var.metrics_namespace
+  alarm_names = "${var.name_prefix}-"
+  sqs         = "AWS/SQS"
+}
+
+resource "aws_cloudwatch_metric_alarm" "brown_5xx_rate" {
+  alarm_name          = "${local.alarm_names}brown-5xx-rate"
+  alarm_description   = "Brown answers more than ${var.error_rate_threshold * 100}% of requests with a 5xx. Runbook: docs/operations.md#brownhigherrorrate"
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.error_rate_threshold
+  evaluation_periods  = 5
+  datapoints_to_alarm = 5
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = var.alarm_topic_arns
+  ok_actions          = var.alarm_topic_arns
+
+  metric_query {
+    id          = "ratio"
+    expression  = "IF(requests > 0, errors / requests, 0)"
+    label       = "5xx share"
+    return_data = true
+  }
+  metric_query {
+    id = "errors"
+    metric {
+      namespace   = "AWS/ApplicationELB"
+      metric_name = "HTTPCode_Target_5XX_Count"
+      period      = 60
+      stat        = "Sum"
+      dimensions = {
+        LoadBalancer = var.brown_load_balancer_suffix
+        TargetGroup  = var.brown_target_group_suffix
+      }
+    }
+  }
+  metric_query {
+    id = "requests"
+    metric {
+      namespace   = "AWS/ApplicationELB"
+      metric_name = "RequestCount"
+      period      = 60
+      stat        = "Sum"
+      dimensions = {
+        LoadBalancer = var.brown_load_balancer_suffix
+        TargetGroup  = var.brown_target_group_suffix
+      }
+    }
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "dlq_not_empty" {
+  alarm_name          = "${local.alarm_names}dlq-not-empty"
+  alarm_description   = "Messages in the dead-letter queue. Runbook: docs/operations.md#deadletterqueuenotempty"
+  namespace           = local.sqs
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = var.dlq_name }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = var.alarm_topic_arns
+  ok_actions          = var.alarm_topic_arns
+}
+
+resource "aws_cloudwatch_metric_alarm" "backlog_per_worker" {
+  alarm_name          = "${local.alarm_names}backlog-per-worker"
+  alarm_description   = "More than ${var.backlog_per_worker_target} visible messages per running Bayko task: scale out. Runbook: docs/operations.md#backlogperworkerhigh"
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.backlog_per_worker_target
+  evaluation_periods  = 10
+  datapoints_to_alarm = 10
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = var.alarm_topic_arns
+  ok_actions          = var.alarm_topic_arns
+
+  metric_query {
+    id          = "per_worker"
+    expression  = "visible / MAX([workers, 1])"
+    label       = "visible messages per worker"
+    return_data = true
+  }
+  metric_query {
+    id = "visible"
+    metric {
+      namespace   = local.sqs
+      metric_name = "ApproximateNumberOfMessagesVisible"
+      period      = 60
+      stat        = "Maximum"
+      dimensions  = { QueueName = var.work_queue_name }
+    }
+  }
+  metric_query {
+    id = "workers"
+    metric {
+      namespace   = "ECS/ContainerInsights"
+      metric_name = "RunningTaskCount"
+      period      = 60
+      stat        = "Average"
+      dimensions = {
+        ClusterName = var.ecs_cluster_name
+        ServiceName = var.bayko_service_name
+      }
+    }
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "oldest_message" {
+  alarm_name          = "${local.alarm_names}oldest-message-age"
+  alarm_description   = "The oldest task waits more than ${var.oldest_message_max_seconds}s for a worker. Runbook: docs/operations.md#oldestmessagetooold"
+  namespace           = local.sqs
+  metric_name         = "ApproximateAgeOfOldestMessage"
+  dimensions          = { QueueName = var.work_queue_name }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 5
+  datapoints_to_alarm = 5
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.oldest_message_max_seconds
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = var.alarm_topic_arns
+  ok_actions          = var.alarm_topic_arns
+}
+
+resource "aws_cloudwatch_metric_alarm" "task_failure_rate" {
+  alarm_name          = "${local.alarm_names}task-failure-rate"
+  alarm_description   = "More than ${var.failure_rate_threshold * 100}% of tasks fail. Runbook: docs/operations.md#taskfailureratehigh"
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.failure_rate_threshold
+  evaluation_periods  = 3
+  datapoints_to_alarm = 2
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = var.alarm_topic_arns
+  ok_actions          = var.alarm_topic_arns
+
+  metric_query {
+    id          = "failure_share"
+    expression  = "IF(total > 0, failed / total, 0)"
+    label       = "failed share"
+    return_data = true
+  }
+  metric_query {
+    id         = "total"
+    expression = "succeeded + degraded + failed + cancelled"
+  }
+  dynamic "metric_query" {
+    for_each = toset(["succeeded", "degraded", "failed", "cancelled"])
+    content {
+      id = metric_query.value
+      metric {
+        namespace   = local.ns
+        metric_name = "bayko_tasks_total"
+        period      = 300
+        stat        = "Sum"
+        dimensions  = { service = "bayko", outcome = metric_query.value }
+      }
+    }
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "task_p99" {
+  alarm_name          = "${local.alarm_names}task-p99-duration"
+  alarm_description   = "p99 task duration above ${var.task_p99_max_seconds}s. Runbook: docs/operations.md#tasklatencyp99high"
+  namespace           = local.ns
+  metric_name         = "bayko_task_duration_seconds"
+  dimensions          = { service = "bayko", outcome = "succeeded" }
+  extended_statistic  = "p99"
+  period              = 300
+  evaluation_periods  = 2
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.task_p99_max_seconds
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = var.alarm_topic_arns
+  ok_actions          = var.alarm_topic_arns
+}
+
+resource "aws_cloudwatch_metric_alarm" "circuit_stuck_open" {
+  for_each            = toset(var.tools)
+  alarm_name          = "${local.alarm_names}circuit-${each.value}"
+  alarm_description   = "The circuit of tool ${each.value} has not closed for 15 minutes. Runbook: docs/operations.md#circuitstuckopen"
+  namespace           = local.ns
+  metric_name         = "bayko_circuit_state"
+  dimensions          = { service = "bayko", tool = each.value, state = "closed" }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 3
+  comparison_operator = "LessThanThreshold"
+  threshold           = 1
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = var.alarm_topic_arns
+  ok_actions          = var.alarm_topic_arns
+}
+
+resource "aws_cloudwatch_metric_alarm" "worker_not_scraped" {
+  alarm_name          = "${local.alarm_names}bayko-not-scraped"
+  alarm_description   = "No Bayko worker's metrics reached CloudWatch for 5 minutes. Runbook: docs/operations.md#workernotscraped"
+  namespace           = local.ns
+  metric_name         = "up"
+  dimensions          = { service = "bayko" }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 5
+  comparison_operator = "LessThanThreshold"
+  threshold           = 1
+  # No data at all means no sidecar scraped: that is the alarm, not an absence of it.
+  treat_missing_data = "breaching"
+  alarm_actions      = var.alarm_topic_arns
+  ok_actions         = var.alarm_topic_arns
+}
