@@ -52,8 +52,8 @@ impl StatusStore {
         }))
     }
 
-    /// Marks the task `running` for this worker. Fails with `Conflict` when another worker
-    /// wrote the status since `previous` was read.
+    /// Marks the task `running` for this worker, recording the run's `traceparent`. Fails
+    /// with `Conflict` when another worker wrote the status since `previous` was read.
     pub async fn claim(
         &self,
         key: &TaskKey,
@@ -61,6 +61,7 @@ impl StatusStore {
         previous: Option<&Versioned>,
         worker: &str,
         lease: Duration,
+        traceparent: Option<String>,
     ) -> Result<Versioned, StoreError> {
         let now = Utc::now();
         let status = TaskStatus {
@@ -77,6 +78,7 @@ impl StatusStore {
             error: None,
             metrics: None,
             artifacts: Vec::new(),
+            traceparent,
         };
         let replacing = match previous {
             None => Replacing::Nothing,

@@ -1,5 +1,7 @@
 //! Reading the task a message points at.
 
+use std::collections::HashMap;
+
 use shared::{
     keys::TaskKey,
     task::{TaskDocument, TaskV1},
@@ -18,9 +20,13 @@ impl Inbox {
         Self { s3, bucket }
     }
 
-    /// The task at `key`. `Invalid` means the object is there but is not a task document for
-    /// this key: the task fails with that reason rather than being retried.
-    pub async fn read(&self, key: &TaskKey) -> Result<TaskV1, StoreError> {
+    /// The task at `key`, with the trace context Brown stored beside it (object metadata).
+    /// `Invalid` means the object is there but is not a task document for this key: the task
+    /// fails with that reason rather than being retried.
+    pub async fn read(
+        &self,
+        key: &TaskKey,
+    ) -> Result<(TaskV1, HashMap<String, String>), StoreError> {
         let object = bb_aws::s3::read(&self.s3, &self.bucket, &key.inbox())
             .await
             .map_err(|err| StoreError::from_read("reading the task", err))?
@@ -35,6 +41,6 @@ impl Inbox {
                 key.inbox()
             )));
         }
-        Ok(task)
+        Ok((task, object.metadata))
     }
 }

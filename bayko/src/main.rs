@@ -53,7 +53,14 @@ async fn main() -> anyhow::Result<()> {
                     .context("building the tool registry")?,
             );
             tracing::info!(tools = ?registry.names().collect::<Vec<_>>(), "tools registered");
-            let worker = Worker::with_registry(config, &aws, registry.clone());
+            let worker = Worker::with_registry(config.clone(), &aws, registry.clone());
+            // The listener outlives the receive loop: `/readyz` says "stopping" while the
+            // tasks in flight finish, and the last scrape sees their outcome.
+            let listener_stop = CancellationToken::new();
+            let metrics_address =
+                bayko::metrics::start(&config, &worker, bb_aws::sqs(&aws), listener_stop.clone())
+                    .await?;
+            tracing::info!(metrics = ?metrics_address, exporting_traces = telemetry.exporting(), "Bayko starting");
             let shutdown = CancellationToken::new();
             tokio::spawn({
                 let shutdown = shutdown.clone();
@@ -63,6 +70,7 @@ async fn main() -> anyhow::Result<()> {
                 }
             });
             worker.run(shutdown).await;
+            listener_stop.cancel();
             drop(worker);
             if let Ok(mut registry) = Arc::try_unwrap(registry) {
                 registry.close().await;
@@ -75,5 +83,6 @@ async fn main() -> anyhow::Result<()> {
             println!("moved {moved} message(s) from {from} to {to}");
         }
     }
+    telemetry.shutdown();
     Ok(())
 }

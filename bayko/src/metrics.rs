@@ -204,9 +204,23 @@ impl Metrics {
         metrics
     }
 
-    /// Adds the circuit states of a tool registry to the exposition.
-    pub fn register_circuits(&self, circuits: Circuits) {
-        if let Err(err) = self.registry.register(Box::new(circuits)) {
+    /// Adds the circuit states of `tools` to the exposition, and a zero series per tool for
+    /// every per-tool metric, so dashboards and ratios have data before the first call.
+    pub fn register_tools(&self, tools: Arc<crate::tools::Registry>) {
+        for name in tools.names() {
+            for counter in [
+                &self.tool_calls,
+                &self.tool_errors,
+                &self.tool_retries,
+                &self.fallbacks,
+                &self.circuit_rejections,
+            ] {
+                counter.with_label_values(&[name]);
+            }
+            self.tool_duration.with_label_values(&[name]);
+            self.pool_wait.with_label_values(&[name]);
+        }
+        if let Err(err) = self.registry.register(Box::new(Circuits::new(tools))) {
             tracing::warn!(error = %err, "circuit states are already registered");
         }
     }
@@ -230,6 +244,26 @@ impl Metrics {
         InFlight(self.clone())
     }
 
+    /// A receive's messages: the oldest one's age (by SQS's `SentTimestamp`) becomes
+    /// `bayko_queue_oldest_received_age_seconds`, 0 for an empty receive.
+    pub fn received_batch(&self, messages: &[aws_sdk_sqs::types::Message]) {
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let oldest_ms = messages
+            .iter()
+            .filter_map(|message| {
+                message
+                    .attributes
+                    .as_ref()?
+                    .get(&aws_sdk_sqs::types::MessageSystemAttributeName::SentTimestamp)?
+                    .parse::<i64>()
+                    .ok()
+            })
+            .min();
+        let age = oldest_ms.map_or(0, |sent| (now_ms - sent).max(0) / 1000);
+        self.oldest_received_age.set(age);
+    }
+
+    /// One task's wait in the queue: from its object's creation event to its receipt.
     pub fn received(&self, lag: Duration) {
         self.queue_lag.observe(lag.as_secs_f64());
     }
@@ -285,6 +319,12 @@ impl Default for Metrics {
     }
 }
 
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
 const OUTCOMES: [&str; 4] = ["succeeded", "degraded", "failed", "cancelled"];
 
 fn outcome(state: TaskState) -> &'static str {
@@ -306,6 +346,42 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.tasks_in_flight.dec();
     }
+}
+
+/// Starts the private listener and the queue-depth watcher when `config.metrics_bind` is set;
+/// both stop when `stop` is cancelled. Returns the listener's address.
+pub async fn start(
+    config: &crate::Config,
+    worker: &crate::Worker,
+    sqs: aws_sdk_sqs::Client,
+    stop: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<Option<std::net::SocketAddr>> {
+    let Some(bind) = config.metrics_bind else {
+        return Ok(None);
+    };
+    let listener = TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("binding {bind} (BAYKO_METRICS_BIND)"))?;
+    let address = listener
+        .local_addr()
+        .context("the metrics listener's address")?;
+    let (metrics, health) = (worker.metrics(), worker.health());
+    tokio::spawn(watch_queues(
+        sqs,
+        QueueWatch {
+            queue_url: config.queue_url.clone(),
+            dlq_url: config.dlq_url.clone(),
+            every: config.queue_watch_interval,
+        },
+        metrics.clone(),
+        stop.clone(),
+    ));
+    tokio::spawn(async move {
+        if let Err(err) = serve(listener, metrics, health, stop.cancelled_owned()).await {
+            tracing::error!(error = ?err, "the metrics listener stopped");
+        }
+    });
+    Ok(Some(address))
 }
 
 /// What the private listener serves from.

@@ -5,7 +5,11 @@
 //! processed is never deleted: it is made visible again (after a backoff) until the queue's
 //! redrive moves it to the dead-letter queue.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
 
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use chrono::{DateTime, Utc};
@@ -16,7 +20,7 @@ use shared::{
     keys::TaskKey,
     task::{
         ARTIFACT_NAMES, OUTPUT_PAYLOAD, PROCESSING_LOG, QUALITY_METRICS, TaskMetrics, TaskState,
-        TaskStatus,
+        TaskStatus, TaskV1,
     },
 };
 use tokio::{sync::Mutex, task::JoinSet};
@@ -31,6 +35,7 @@ use crate::{
     engine::{Engine, EngineError, EngineSettings},
     inbox::Inbox,
     log::ProcessingLog,
+    metrics::{Health, Metrics, Readiness, ReleaseReason},
     store::StoreError,
     tools::Registry,
 };
@@ -42,7 +47,7 @@ pub enum Disposition {
     Delete,
     /// Not processed: make the message visible again after this delay. Each receive counts
     /// towards the queue's redrive, so a message that never succeeds ends in the DLQ.
-    Release(Duration),
+    Release(Duration, ReleaseReason),
     /// Another worker took the task over and holds its own delivery: leave the message alone.
     Abandon,
 }
@@ -66,6 +71,8 @@ pub struct Worker {
     inbox: Inbox,
     statuses: StatusStore,
     artifacts: ArtifactStore,
+    metrics: Arc<Metrics>,
+    health: Health,
 }
 
 impl Worker {
@@ -81,6 +88,8 @@ impl Worker {
         registry: Arc<Registry>,
     ) -> Self {
         let s3 = bb_aws::s3(aws);
+        let metrics = Arc::new(Metrics::new());
+        metrics.register_tools(registry.clone());
         let engine = Engine::new(
             registry,
             EngineSettings {
@@ -95,7 +104,19 @@ impl Worker {
             artifacts: ArtifactStore::new(s3.clone(), config.artifacts_bucket.clone()),
             s3,
             config: Arc::new(config),
+            metrics,
+            health: Health::default(),
         }
+    }
+
+    /// This worker's metrics, for its listener (`BAYKO_METRICS_BIND`).
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.metrics.clone()
+    }
+
+    /// Whether this worker receives from its queue, for `/readyz`.
+    pub fn health(&self) -> Health {
+        self.health.clone()
     }
 
     /// Receives and processes until `shutdown` is cancelled; then stops receiving, gives the
@@ -120,6 +141,7 @@ impl Worker {
             };
             match received {
                 Ok(messages) => {
+                    self.health.set(Readiness::Receiving);
                     failures = 0;
                     for message in messages {
                         let worker = self.clone();
@@ -129,6 +151,7 @@ impl Worker {
                 }
                 Err(err) => {
                     // The queue is unreachable: back off with jitter, resume by ourselves.
+                    self.health.set(Readiness::QueueUnreachable);
                     failures = failures.saturating_add(1);
                     let delay = backoff(self.config.retry_base, self.config.retry_max, failures);
                     tracing::warn!(error = %err, retry_in = ?delay, "receiving failed");
@@ -139,6 +162,7 @@ impl Worker {
                 }
             }
         }
+        self.health.set(Readiness::Stopping);
         let grace = self.config.shutdown_grace;
         tracing::info!(
             in_flight = in_flight.len(),
@@ -182,14 +206,19 @@ impl Worker {
             .wait_time_seconds(self.config.wait_time.as_secs() as i32)
             .visibility_timeout(self.message_hold().as_secs() as i32)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
             .send()
             .await
             .map_err(|err| StoreError::from_sdk("receiving messages", err))?;
-        Ok(output.messages.unwrap_or_default())
+        let messages = output.messages.unwrap_or_default();
+        self.metrics.received_batch(&messages);
+        Ok(messages)
     }
 
     /// Handles one message and settles it with the queue.
     async fn process(&self, message: Message, abort: &CancellationToken) {
+        let received_at = SystemTime::now();
+        let _in_flight = self.metrics.in_flight();
         let message_id = message.message_id.clone().unwrap_or_default();
         let receive_count: u32 = message
             .attributes
@@ -204,6 +233,7 @@ impl Worker {
             body: message.body().unwrap_or_default(),
             receive_count,
             receipt: message.receipt_handle(),
+            received_at,
         };
         let disposition = self.handle(&delivery, abort).instrument(span.clone()).await;
         self.settle(&message, disposition).instrument(span).await;
@@ -224,7 +254,10 @@ impl Worker {
                 .await
                 .map(drop)
                 .map_err(|err| StoreError::from_sdk("deleting the message", err)),
-            Disposition::Release(after) => self.extend_visibility(receipt, after).await,
+            Disposition::Release(after, reason) => {
+                self.metrics.released(reason);
+                self.extend_visibility(receipt, after).await
+            }
         };
         // If settling fails the message simply reappears after its visibility timeout; the
         // status document makes the redelivery harmless.
@@ -259,21 +292,28 @@ impl Worker {
             Err(err) => {
                 // Malformed for good: release at once, so the redrive moves it to the DLQ soon.
                 tracing::warn!(error = %err, "unprocessable message, leaving it for the DLQ");
-                return Disposition::Release(Duration::ZERO);
+                return Disposition::Release(Duration::ZERO, ReleaseReason::Unprocessable);
             }
         };
         if event.bucket != self.config.tasks_bucket {
             tracing::warn!(bucket = %event.bucket, "event for another bucket, leaving it for the DLQ");
-            return Disposition::Release(Duration::ZERO);
+            return Disposition::Release(Duration::ZERO, ReleaseReason::Unprocessable);
+        }
+        if let Some(created) = event.time {
+            let lag = (Utc::now() - created).to_std().unwrap_or_default();
+            self.metrics.received(lag);
         }
         let key = event.task;
         let span = tracing::info_span!("task", task_id = %key.task_id, tenant = %key.tenant);
         async {
-            let retry = Disposition::Release(backoff(
-                self.config.retry_base,
-                self.config.retry_max,
-                delivery.receive_count,
-            ));
+            let retry = Disposition::Release(
+                backoff(
+                    self.config.retry_base,
+                    self.config.retry_max,
+                    delivery.receive_count,
+                ),
+                ReleaseReason::Retry,
+            );
             match self.run_task(&key, delivery, abort).await {
                 Ok(disposition) => disposition,
                 Err(StoreError::NotFound(object)) => {
@@ -311,7 +351,10 @@ impl Worker {
             }
             if let Some(remaining) = lease_remaining(&held.status, Utc::now()) {
                 tracing::info!(holder = ?held.status.worker, ?remaining, "task held by a live worker, deferring");
-                return Ok(Disposition::Release(remaining + Duration::from_secs(1)));
+                return Ok(Disposition::Release(
+                    remaining + Duration::from_secs(1),
+                    ReleaseReason::Held,
+                ));
             }
         }
         // Here a running task's lease is over: its worker was lost mid-task (crashed, killed,
@@ -348,8 +391,8 @@ impl Worker {
                 .end_unclaimed(key, previous.as_ref(), TaskState::Cancelled, CANCELLED)
                 .await;
         }
-        let task = match self.inbox.read(key).await {
-            Ok(task) => task,
+        let (task, trace_context) = match self.inbox.read(key).await {
+            Ok(read) => read,
             Err(StoreError::Invalid(reason)) => {
                 tracing::warn!(%reason, "invalid task object, failing the task");
                 return self
@@ -358,7 +401,74 @@ impl Worker {
             }
             Err(err) => return Err(err),
         };
+        let process = self.process_span(key, delivery, previous.as_ref(), &trace_context);
+        self.claim_and_run(key, delivery, abort, previous, probe, task, &process)
+            .instrument(process.clone())
+            .await
+    }
 
+    /// The task's `process` span (a consumer span, OpenTelemetry messaging conventions): a
+    /// child of Brown's producer span, whose context came with the task object, so the task
+    /// has one trace from POST to artifact. The `receive` span, from the message's arrival to
+    /// here, is recorded in that trace too. A redelivered task's run links to the earlier
+    /// attempt's run.
+    fn process_span(
+        &self,
+        key: &TaskKey,
+        delivery: &Delivery<'_>,
+        previous: Option<&Versioned>,
+        trace_context: &HashMap<String, String>,
+    ) -> tracing::Span {
+        use shared::telemetry::{self, KeyValue};
+        let process = tracing::info_span!(
+            "process",
+            otel.name = "process inbox",
+            otel.kind = "consumer",
+            messaging.system = "aws_sqs",
+            messaging.operation.type = "process",
+            messaging.destination.name = "inbox",
+            messaging.message.id = %key.task_id,
+            task.attempt = tracing::field::Empty,
+            task.status = tracing::field::Empty,
+            trace_id = tracing::field::Empty,
+        );
+        telemetry::continue_trace(&process, trace_context);
+        if let Some(earlier) = previous.and_then(|held| held.status.traceparent.as_deref()) {
+            telemetry::link(&process, earlier);
+        }
+        telemetry::record_consumer_span(
+            "receive inbox",
+            delivery.received_at,
+            trace_context,
+            vec![
+                KeyValue::new("messaging.system", "aws_sqs"),
+                KeyValue::new("messaging.operation.type", "receive"),
+                KeyValue::new("messaging.destination.name", "inbox"),
+                KeyValue::new("messaging.message.id", key.task_id.to_string()),
+                KeyValue::new(
+                    "messaging.aws.sqs.receive_count",
+                    i64::from(delivery.receive_count),
+                ),
+            ],
+        );
+        process
+    }
+
+    /// Claims the task, runs it (heartbeating) and writes its artifacts and final status.
+    #[allow(clippy::too_many_arguments)]
+    async fn claim_and_run(
+        &self,
+        key: &TaskKey,
+        delivery: &Delivery<'_>,
+        abort: &CancellationToken,
+        previous: Option<Versioned>,
+        probe: CancelProbe,
+        task: TaskV1,
+        process: &tracing::Span,
+    ) -> Result<Disposition, StoreError> {
+        let taking_over = previous
+            .as_ref()
+            .is_some_and(|held| held.status.status == TaskState::Running);
         let held = self
             .statuses
             .claim(
@@ -367,11 +477,21 @@ impl Worker {
                 previous.as_ref(),
                 &self.config.worker_id,
                 self.config.lease,
+                shared::telemetry::traceparent(process),
             )
+            .instrument(tracing::info_span!("claim", otel.name = "claim"))
             .await?;
+        if taking_over {
+            self.metrics.taken_over();
+        }
+        process.record("task.attempt", held.status.attempt);
         tracing::info!(attempt = held.status.attempt, "task claimed");
         let started = std::time::Instant::now();
-        let mut log = ProcessingLog::new(key.task_id);
+        let mut log = ProcessingLog::traced(
+            key.task_id,
+            shared::telemetry::trace_id(process),
+            Some(self.metrics.clone()),
+        );
         log.record(
             "claimed",
             json!({"attempt": held.status.attempt, "worker": self.config.worker_id}),
@@ -419,7 +539,10 @@ impl Worker {
                     tracing::warn!(error = %err, "could not end the lease early");
                 }
                 tracing::info!("shutting down: task handed back to the queue");
-                return Ok(Disposition::Release(Duration::ZERO));
+                return Ok(Disposition::Release(
+                    Duration::ZERO,
+                    ReleaseReason::Shutdown,
+                ));
             }
         };
         self.finish(key, &held, conclusion, log, elapsed_ms).await
@@ -452,10 +575,13 @@ impl Worker {
             }
             // After the lease: a redelivery must find the lease already over, or it would
             // only be put back again, spending one of the message's receives.
-            if let Some(receipt) = &receipt
-                && let Err(err) = self.extend_visibility(receipt, self.message_hold()).await
-            {
-                tracing::warn!(error = %err, "could not extend the message's visibility");
+            if let Some(receipt) = &receipt {
+                match self.extend_visibility(receipt, self.message_hold()).await {
+                    Ok(()) => self.metrics.visibility_extended(),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "could not extend the message's visibility")
+                    }
+                }
             }
             if let Some(probe) = control.probe()
                 && probe.requested().await
@@ -491,7 +617,14 @@ impl Worker {
             content_type: "application/x-ndjson",
             body: log.to_json_lines().into_bytes(),
         });
-        let mut stored = self.artifacts.write_once(key, artifacts).await?;
+        let mut stored = self
+            .artifacts
+            .write_once(key, artifacts)
+            .instrument(tracing::info_span!(
+                "artifacts",
+                otel.name = "write artifacts"
+            ))
+            .await?;
         stored.sort_by_key(|artifact| {
             ARTIFACT_NAMES
                 .iter()
@@ -511,8 +644,21 @@ impl Worker {
             artifacts: stored,
             ..held.status.clone()
         };
-        match self.statuses.commit(key, held, status).await {
+        let committed = self
+            .statuses
+            .commit(key, held, status)
+            .instrument(tracing::info_span!(
+                "commit",
+                otel.name = "commit status",
+                task.status = ?conclusion.state
+            ))
+            .await;
+        match committed {
             Ok(_) => {
+                tracing::Span::current()
+                    .record("task.status", tracing::field::debug(conclusion.state));
+                self.metrics
+                    .task_finished(conclusion.state, Duration::from_millis(elapsed_ms));
                 tracing::info!(status = ?conclusion.state, elapsed_ms, "task finished");
                 Ok(Disposition::Delete)
             }
@@ -549,6 +695,8 @@ impl Worker {
             error: Some(reason.into()),
             metrics: None,
             artifacts: Vec::new(),
+            // The last run's trace, if there was one: this ending had no run of its own.
+            traceparent: previous.and_then(|held| held.status.traceparent.clone()),
         };
         self.finish_unclaimed(key, previous, status).await
     }
@@ -560,13 +708,26 @@ impl Worker {
         status: TaskStatus,
     ) -> Result<Disposition, StoreError> {
         let state = status.status;
-        match self.statuses.finish_unclaimed(key, previous, status).await {
+        let committed = self
+            .statuses
+            .finish_unclaimed(key, previous, status)
+            .instrument(tracing::info_span!(
+                "commit",
+                otel.name = "commit status",
+                task.status = ?state
+            ))
+            .await;
+        match committed {
             Ok(_) => {
+                self.metrics.task_ended_unclaimed(state);
                 tracing::info!(status = ?state, "task finished without running");
                 Ok(Disposition::Delete)
             }
             // Someone else moved the task on: look again on the next delivery.
-            Err(StoreError::Conflict) => Ok(Disposition::Release(Duration::ZERO)),
+            Err(StoreError::Conflict) => Ok(Disposition::Release(
+                Duration::ZERO,
+                ReleaseReason::Conflict,
+            )),
             Err(err) => Err(err),
         }
     }
@@ -606,6 +767,8 @@ pub struct Delivery<'a> {
     pub body: &'a str,
     pub receive_count: u32,
     pub receipt: Option<&'a str>,
+    /// When this worker received it: the start of the task's `receive` span.
+    pub received_at: SystemTime,
 }
 
 /// How long a running task's lease still holds, if it does.
@@ -665,6 +828,7 @@ mod tests {
             error: None,
             metrics: None,
             artifacts: Vec::new(),
+            traceparent: None,
         };
         assert!(lease_remaining(&status, now).is_some_and(|d| d <= Duration::from_secs(30)));
         status.lease_until = Some(now - Duration::from_secs(1));

@@ -52,13 +52,18 @@ pub fn router(state: AppState) -> Router {
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(request_span)
-                .on_response(|response: &axum::response::Response, _, span: &tracing::Span| {
-                    span.record("http.response.status_code", response.status().as_u16());
-                }),
+                .on_response(
+                    |response: &axum::response::Response, _, span: &tracing::Span| {
+                        span.record("http.response.status_code", response.status().as_u16());
+                    },
+                ),
         )
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         // Outermost, so timeouts and body-limit refusals are counted too.
-        .layer(middleware::from_fn_with_state(metrics, crate::metrics::track))
+        .layer(middleware::from_fn_with_state(
+            metrics,
+            crate::metrics::track,
+        ))
 }
 
 /// The server span of a request: it continues the caller's W3C `traceparent` when there is
@@ -78,13 +83,16 @@ fn request_span<B>(request: &Request<B>) -> tracing::Span {
         http.response.status_code = tracing::field::Empty,
         trace_id = tracing::field::Empty,
     );
-    let carrier = [shared::telemetry::TRACEPARENT, shared::telemetry::TRACESTATE]
-        .into_iter()
-        .filter_map(|name| {
-            let value = request.headers().get(name)?.to_str().ok()?;
-            Some((name.to_owned(), value.to_owned()))
-        })
-        .collect();
+    let carrier = [
+        shared::telemetry::TRACEPARENT,
+        shared::telemetry::TRACESTATE,
+    ]
+    .into_iter()
+    .filter_map(|name| {
+        let value = request.headers().get(name)?.to_str().ok()?;
+        Some((name.to_owned(), value.to_owned()))
+    })
+    .collect();
     shared::telemetry::continue_trace(&span, &carrier);
     span
 }

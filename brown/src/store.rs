@@ -1,7 +1,11 @@
 //! The S3 calls Brown may make, and no others: write a new task to `inbox/`, read a task's
 //! status, sign links to its artifacts, and check that the tasks bucket is reachable.
 
-use std::{collections::HashMap, sync::Arc, time::{Duration, Instant}};
+use std::{
+    collections::HashMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use anyhow::Context;
 use aws_sdk_s3::{error::SdkError, presigning::PresigningConfig, primitives::ByteStream};
@@ -112,9 +116,14 @@ impl TaskStore {
             "requested_at": Utc::now(),
         }))
         .context("serialising the cancel request")?;
-        self.create_only(&key.cancel(), body, HashMap::new(), "requesting cancellation")
-            .await
-            .map(drop)
+        self.create_only(
+            &key.cancel(),
+            body,
+            HashMap::new(),
+            "requesting cancellation",
+        )
+        .await
+        .map(drop)
     }
 
     /// A create-only write: `Ok(true)` when this call created the object, `Ok(false)` when it

@@ -16,12 +16,13 @@
 
 mod json;
 
-use std::collections::HashMap;
+use std::{collections::HashMap, time::SystemTime};
 
+pub use opentelemetry::KeyValue;
 use opentelemetry::{
     Context,
     propagation::TextMapPropagator,
-    trace::{SpanContext, TraceContextExt, TracerProvider as _},
+    trace::{Span as _, SpanContext, SpanKind, TraceContextExt, Tracer as _, TracerProvider as _},
 };
 use opentelemetry_sdk::{Resource, propagation::TraceContextPropagator, trace::SdkTracerProvider};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -109,9 +110,14 @@ fn export_requested() -> Result<bool, String> {
     match var("OTEL_TRACES_EXPORTER").as_deref() {
         None | Some("otlp") => {}
         Some("none") => return Ok(false),
-        Some(other) => return Err(format!("OTEL_TRACES_EXPORTER={other:?}: only otlp and none")),
+        Some(other) => {
+            return Err(format!(
+                "OTEL_TRACES_EXPORTER={other:?}: only otlp and none"
+            ));
+        }
     }
-    let protocol = var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL").or_else(|| var("OTEL_EXPORTER_OTLP_PROTOCOL"));
+    let protocol =
+        var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL").or_else(|| var("OTEL_EXPORTER_OTLP_PROTOCOL"));
     if let Some(protocol) = protocol.filter(|protocol| protocol != "http/protobuf") {
         return Err(format!(
             "OTEL_EXPORTER_OTLP_PROTOCOL={protocol:?}: only http/protobuf is built in"
@@ -184,6 +190,32 @@ pub fn continue_trace(span: &tracing::Span, carrier: &HashMap<String, String>) -
     let trace_id = trace_id(span);
     span.record("trace_id", trace_id.as_str());
     trace_id
+}
+
+/// Links `span` to the run a `traceparent` names (an earlier attempt at the same task).
+pub fn link(span: &tracing::Span, traceparent: &str) {
+    if let Some(earlier) = parse_traceparent(traceparent) {
+        span.add_link(earlier);
+    }
+}
+
+/// Records a consumer span that is already over: it began at `started`, before the context it
+/// belongs to was known (a message's trace context is read from the task object after the
+/// message arrived).
+pub fn record_consumer_span(
+    name: &'static str,
+    started: SystemTime,
+    carrier: &HashMap<String, String>,
+    attributes: Vec<KeyValue>,
+) {
+    let tracer = opentelemetry::global::tracer("bayko-brown");
+    let mut span = tracer
+        .span_builder(name)
+        .with_kind(SpanKind::Consumer)
+        .with_start_time(started)
+        .with_attributes(attributes)
+        .start_with_context(&tracer, &extract(carrier));
+    span.end();
 }
 
 #[cfg(test)]

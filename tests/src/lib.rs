@@ -58,6 +58,9 @@ pub fn bayko_config(provisioned: &Provisioned) -> bayko::Config {
         max_attempts: 4,
         shutdown_grace: Duration::from_secs(5),
         chaos_step_delay: Duration::ZERO,
+        metrics_bind: None,
+        dlq_url: Some(provisioned.dead_letter_queue_url.clone()),
+        queue_watch_interval: Duration::from_secs(1),
     }
 }
 

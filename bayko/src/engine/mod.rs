@@ -23,6 +23,7 @@ use std::{
 use serde_json::{Value, json};
 use shared::task::{TaskState, TaskV1};
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use crate::{
     control::{StopReason, TaskControl},
@@ -223,7 +224,13 @@ impl Engine {
                     .collect::<Vec<_>>()
             ),
         );
-        let call = tokio::time::timeout(llm.timeout, llm.tool.call(json!({"prompt": prompt})));
+        let call = tokio::time::timeout(llm.timeout, llm.tool.call(json!({"prompt": prompt})))
+            .instrument(tracing::info_span!(
+                "llm plan",
+                otel.name = "llm plan",
+                otel.kind = "client",
+                tool = crate::tools::claude::CLAUDE
+            ));
         let answer = tokio::select! {
             answer = call => answer,
             () = control.cancelled() => return Err(control.stopped().unwrap_or(StopReason::ShuttingDown).into()),
@@ -298,10 +305,18 @@ impl Engine {
                     log.clone(),
                     control.clone(),
                 );
-                running.spawn(async move {
-                    let result = engine.run_step(&step, &task, &deps, &log, &control).await;
-                    (step.id, result)
-                });
+                let span = tracing::info_span!(
+                    "step",
+                    otel.name = %format_args!("step {}", step.id),
+                    step = %step.id,
+                );
+                running.spawn(
+                    async move {
+                        let result = engine.run_step(&step, &task, &deps, &log, &control).await;
+                        (step.id, result)
+                    }
+                    .instrument(span),
+                );
             }
             let Some(joined) = running.join_next().await else {
                 break;
@@ -389,7 +404,7 @@ impl Engine {
             let idempotent = registered.tool.spec().idempotent;
             let (result, attempts) = retry::retry(
                 &registered.retry,
-                |_attempt| {
+                |attempt| {
                     let input = input.clone();
                     async move {
                         let (_slot, waited) = tokio::select! {
@@ -399,7 +414,16 @@ impl Engine {
                         if waited > Duration::from_millis(50) {
                             record_tool(log, "pool_wait", name, Some(waited.as_millis() as u64), json!({"step": step.id}));
                         }
-                        let call = tokio::time::timeout(registered.timeout, registered.tool.call(input));
+                        // One span per attempt: a client span, whether the tool runs here, in an
+                        // MCP server or behind an LLM API.
+                        let call = tokio::time::timeout(registered.timeout, registered.tool.call(input))
+                            .instrument(tracing::info_span!(
+                                "tool",
+                                otel.name = %format_args!("tool {name}"),
+                                otel.kind = "client",
+                                tool = %name,
+                                attempt,
+                            ));
                         tokio::select! {
                             result = call => match result {
                                 Ok(Ok(output)) => Ok(output),
