@@ -43,6 +43,14 @@ pub enum ReleaseReason {
 }
 
 impl ReleaseReason {
+    const ALL: [Self; 5] = [
+        Self::Unprocessable,
+        Self::Held,
+        Self::Retry,
+        Self::Shutdown,
+        Self::Conflict,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Unprocessable => "unprocessable",
@@ -200,6 +208,9 @@ impl Metrics {
         // Every outcome exists from the start, so rates and ratios have a series to work on.
         for outcome in OUTCOMES {
             metrics.tasks.with_label_values(&[outcome]);
+        }
+        for reason in ReleaseReason::ALL {
+            metrics.released.with_label_values(&[reason.as_str()]);
         }
         metrics
     }

@@ -12,7 +12,9 @@ async fn main() -> anyhow::Result<()> {
     let app = Application::build(config, &aws).await?;
     tracing::info!(
         address = %app.local_addr(),
-        metrics = ?app.metrics_addr(),
+        metrics = %app
+            .metrics_addr()
+            .map_or_else(|| "off".to_owned(), |address| address.to_string()),
         exporting_traces = telemetry.exporting(),
         "Brown listening"
     );
