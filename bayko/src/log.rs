@@ -14,7 +14,9 @@ use crate::metrics::Metrics;
 pub struct LogEvent {
     pub ts: DateTime<Utc>,
     pub task_id: Uuid,
-    /// W3C trace id (32 hex digits) of this run, so log lines join up with traces.
+    /// W3C trace id (32 hex digits) of this run, so log lines join up with traces; absent
+    /// when the worker runs untraced (embedded in tests).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub trace_id: String,
     pub event: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -489,7 +489,7 @@ impl Worker {
         let started = std::time::Instant::now();
         let mut log = ProcessingLog::traced(
             key.task_id,
-            shared::telemetry::trace_id(process),
+            shared::telemetry::trace_id(process).unwrap_or_default(),
             Some(self.metrics.clone()),
         );
         log.record(

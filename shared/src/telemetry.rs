@@ -158,7 +158,27 @@ pub fn extract(carrier: &HashMap<String, String>) -> Context {
         .iter()
         .map(|(key, value)| (key.to_ascii_lowercase(), value.clone()))
         .collect();
+    // The SDK's parser takes short ids too; the W3C format is exact, and anything else from
+    // outside is ignored rather than half-trusted.
+    if !lowered
+        .get(TRACEPARENT)
+        .is_some_and(|value| well_formed(value))
+    {
+        return Context::new();
+    }
     TraceContextPropagator::new().extract(&lowered)
+}
+
+/// `version-traceid-parentid-flags`: 2, 32, 16 and 2 lower-case hex digits.
+fn well_formed(traceparent: &str) -> bool {
+    let parts: Vec<&str> = traceparent.trim().split('-').collect();
+    parts.len() >= 4
+        && parts.iter().zip([2, 32, 16, 2]).all(|(part, len)| {
+            part.len() == len
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        })
 }
 
 /// The remote span a `traceparent` names, if it is well formed.
@@ -174,22 +194,27 @@ pub fn traceparent(span: &tracing::Span) -> Option<String> {
     inject(span).remove(TRACEPARENT)
 }
 
-/// The W3C trace id (32 lower-case hex digits) of `span`.
-pub fn trace_id(span: &tracing::Span) -> String {
-    span.context().span().span_context().trace_id().to_string()
+/// The W3C trace id (32 lower-case hex digits) of `span`; `None` outside a trace (when no
+/// tracer provider is installed, as in tests that embed Brown or Bayko).
+pub fn trace_id(span: &tracing::Span) -> Option<String> {
+    let context = span.context();
+    let span_context = context.span().span_context().clone();
+    span_context
+        .is_valid()
+        .then(|| span_context.trace_id().to_string())
 }
 
 /// Makes `span` a child of the context in `carrier` and records its trace id in the span's
 /// `trace_id` field (declared `tracing::field::Empty`), so log lines carry it. A span whose
 /// parent is already set (it was entered or had children) keeps its own trace.
-pub fn continue_trace(span: &tracing::Span, carrier: &HashMap<String, String>) -> String {
+pub fn continue_trace(span: &tracing::Span, carrier: &HashMap<String, String>) {
     let parent = extract(carrier);
     if parent.span().span_context().is_valid() {
         let _ = span.set_parent(parent);
     }
-    let trace_id = trace_id(span);
-    span.record("trace_id", trace_id.as_str());
-    trace_id
+    if let Some(trace_id) = trace_id(span) {
+        span.record("trace_id", trace_id.as_str());
+    }
 }
 
 /// Links `span` to the run a `traceparent` names (an earlier attempt at the same task).
@@ -245,6 +270,8 @@ mod tests {
             "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
             "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
             "00-4bf92f3577b34da6a3ce929d0e0e47-00f067aa0ba902b7-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
         ] {
             assert_eq!(parse_traceparent(bad), None, "{bad:?}");
         }

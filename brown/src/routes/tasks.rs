@@ -29,7 +29,8 @@ pub struct Accepted {
     pub status: TaskState,
     pub status_url: String,
     /// The W3C trace id the task's spans share, in Brown and in Bayko.
-    pub trace_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
 }
 
 /// Namespace of task ids derived from idempotency keys.
