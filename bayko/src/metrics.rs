@@ -96,7 +96,7 @@ fn histogram(name: &str, help: &str, labels: &[&str]) -> HistogramVec {
 
 impl Metrics {
     pub fn new() -> Self {
-        let metrics = Self {
+        let mut metrics = Self {
             registry: Registry::new(),
             tasks: counter("bayko_tasks_total", "Tasks ended, by outcome", &["outcome"]),
             task_duration: histogram(
@@ -199,12 +199,7 @@ impl Metrics {
             Box::new(metrics.queue_messages.clone()),
             Box::new(metrics.oldest_received_age.clone()),
         ];
-        for collector in collectors {
-            metrics
-                .registry
-                .register(collector)
-                .expect("metric names are unique");
-        }
+        metrics.registry = shared::metrics::registry(collectors);
         // Every outcome exists from the start, so rates and ratios have a series to work on.
         for outcome in OUTCOMES {
             metrics.tasks.with_label_values(&[outcome]);

@@ -647,11 +647,7 @@ impl Worker {
         let committed = self
             .statuses
             .commit(key, held, status)
-            .instrument(tracing::info_span!(
-                "commit",
-                otel.name = "commit status",
-                task.status = ?conclusion.state
-            ))
+            .instrument(commit_span(conclusion.state))
             .await;
         match committed {
             Ok(_) => {
@@ -711,11 +707,7 @@ impl Worker {
         let committed = self
             .statuses
             .finish_unclaimed(key, previous, status)
-            .instrument(tracing::info_span!(
-                "commit",
-                otel.name = "commit status",
-                task.status = ?state
-            ))
+            .instrument(commit_span(state))
             .await;
         match committed {
             Ok(_) => {
@@ -747,6 +739,11 @@ impl Worker {
 }
 
 const CANCELLED: &str = "cancelled at the client's request";
+
+/// The span of a final status write.
+fn commit_span(state: TaskState) -> tracing::Span {
+    tracing::info_span!("commit", otel.name = "commit status", task.status = ?state)
+}
 
 impl Conclusion {
     fn ended(state: TaskState, reason: String) -> Self {

@@ -12,9 +12,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
-use prometheus::{
-    HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, core::Collector,
-};
+use prometheus::{HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry};
 use shared::metrics::LATENCY_BUCKETS;
 use tokio::net::TcpListener;
 
@@ -34,7 +32,6 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn new() -> Self {
-        let registry = Registry::new();
         let requests = IntCounterVec::new(
             Opts::new("brown_http_requests_total", "HTTP requests answered"),
             &["method", "route", "status"],
@@ -71,28 +68,21 @@ impl Metrics {
             "Requests answered 429 because a caller went over its rate limit",
         )
         .expect("valid metric");
-        let metrics = Self {
+        let registry = shared::metrics::registry(vec![
+            Box::new(requests.clone()),
+            Box::new(request_duration.clone()),
+            Box::new(rejections.clone()),
+            Box::new(s3_write_duration.clone()),
+            Box::new(rate_limited.clone()),
+        ]);
+        Self {
             registry,
             requests,
             request_duration,
             rejections,
             s3_write_duration,
             rate_limited,
-        };
-        let collectors: [Box<dyn Collector>; 5] = [
-            Box::new(metrics.requests.clone()),
-            Box::new(metrics.request_duration.clone()),
-            Box::new(metrics.rejections.clone()),
-            Box::new(metrics.s3_write_duration.clone()),
-            Box::new(metrics.rate_limited.clone()),
-        ];
-        for collector in collectors {
-            metrics
-                .registry
-                .register(collector)
-                .expect("metric names are unique");
         }
-        metrics
     }
 
     /// Times one S3 write under `prefix` (`inbox`, `cancel`); `outcome` is `ok`, `exists` (a

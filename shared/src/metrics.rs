@@ -2,7 +2,7 @@
 //! buckets. Each binary owns its registry (no process-wide default), so several Browns or
 //! Baykos in one test process keep their counts apart.
 
-use prometheus::{Encoder, Registry, TextEncoder};
+use prometheus::{Encoder, Registry, TextEncoder, core::Collector};
 
 /// Latency buckets in seconds, from a fast S3 write to a slow LLM call.
 pub const LATENCY_BUCKETS: &[f64] = &[
@@ -11,6 +11,17 @@ pub const LATENCY_BUCKETS: &[f64] = &[
 
 /// The exposition's content type (Prometheus text format 0.0.4).
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// A registry holding `collectors`. Names are fixed in code, so a clash is a bug: it panics.
+pub fn registry(collectors: Vec<Box<dyn Collector>>) -> Registry {
+    let registry = Registry::new();
+    for collector in collectors {
+        registry
+            .register(collector)
+            .expect("metric names are unique");
+    }
+    registry
+}
 
 /// Everything in `registry`, in the Prometheus text format.
 pub fn render(registry: &Registry) -> String {

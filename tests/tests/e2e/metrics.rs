@@ -45,7 +45,7 @@ fn panel_queries() -> Vec<(String, String)> {
 }
 
 #[test]
-fn alert_rules_pass_promtool_and_their_unit_tests() {
+fn alert_rules_and_scrape_config_pass_promtool_and_the_rules_unit_tests() {
     let Some(promtool) = prometheus::tool("promtool") else {
         return;
     };
@@ -53,6 +53,9 @@ fn alert_rules_pass_promtool_and_their_unit_tests() {
     assert!(checked.contains("SUCCESS: 9 rules found"), "{checked}");
     let tested = prometheus::promtool(&promtool, &["test", "rules", "alerts.test.yml"], None);
     assert!(tested.contains("SUCCESS"), "{tested}");
+    // The compose stack's configuration loads, rules included.
+    let config = prometheus::promtool(&promtool, &["check", "config", "prometheus.yml"], None);
+    assert!(config.contains("SUCCESS: prometheus.yml is valid"), "{config}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
