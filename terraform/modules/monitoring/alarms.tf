@@ -162,6 +162,10 @@ resource "aws_cloudwatch_metric_alarm" "task_failure_rate" {
   }
 }
 
+# p99 needs the histogram's distribution in CloudWatch: the ADOT awsemf exporter sends a
+# Prometheus histogram's buckets as EMF values and counts. A collector that sends only the
+# statistic set (count, sum, min, max) leaves p99 without data, and this alarm then stays OK
+# (missing data is not breaching): check the metric in the console after the first deploy.
 resource "aws_cloudwatch_metric_alarm" "task_p99" {
   alarm_name          = "${local.alarm_names}task-p99-duration"
   alarm_description   = "p99 task duration above ${var.task_p99_max_seconds}s. Runbook: docs/operations.md#tasklatencyp99high"
