@@ -79,6 +79,11 @@ async fn prometheus_scrapes_brown_and_bayko_and_every_panel_has_data() {
     )
     .await;
 
+    // Metrics stay off the public port.
+    let public = reqwest::get(format!("{}/metrics", stack.base_url))
+        .await
+        .unwrap();
+    assert_eq!(public.status(), 404);
     // Bayko's listener is its health check too.
     let ready = reqwest::get(format!("{bayko_url}/readyz")).await.unwrap();
     let health = reqwest::get(format!("{bayko_url}/healthz")).await.unwrap();
