@@ -26,8 +26,8 @@ locals {
 locals {
   adot_config = {
     for service, settings in {
-      brown = { port = var.brown_metrics_port, declarations = local.brown_declarations }
-      bayko = { port = var.bayko_metrics_port, declarations = local.bayko_declarations }
+      brown = { port = var.metrics_port, declarations = local.brown_declarations }
+      bayko = { port = var.metrics_port, declarations = local.bayko_declarations }
       } : service => yamlencode({
         receivers = {
           prometheus = {
@@ -44,7 +44,7 @@ locals {
         exporters = {
           awsemf = {
             namespace               = var.metrics_namespace
-            log_group_name          = "/${var.name_prefix}/metrics/${service}"
+            log_group_name          = "/${var.name}/metrics/${service}"
             dimension_rollup_option = "NoDimensionRollup"
             metric_declarations     = settings.declarations
           }

@@ -1,9 +1,12 @@
 # One alarm per Prometheus alert (docker/prometheus/alerts.yml), on CloudWatch's own data.
 
 locals {
-  ns          = var.metrics_namespace
-  alarm_names = "${var.name_prefix}-"
-  sqs         = "AWS/SQS"
+  ns            = var.metrics_namespace
+  alarm_names   = "${var.name}-"
+  sqs           = "AWS/SQS"
+  alarm_actions = var.alarm_topic_arn == null ? [] : [var.alarm_topic_arn]
+  # Autoscaling tracks its target; three times the target means scaling is not keeping up.
+  backlog_alarm_per_worker = var.bayko_backlog_per_task_target * 3
 }
 
 resource "aws_cloudwatch_metric_alarm" "brown_5xx_rate" {
@@ -14,8 +17,8 @@ resource "aws_cloudwatch_metric_alarm" "brown_5xx_rate" {
   evaluation_periods  = 5
   datapoints_to_alarm = 5
   treat_missing_data  = "notBreaching"
-  alarm_actions       = var.alarm_topic_arns
-  ok_actions          = var.alarm_topic_arns
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
 
   metric_query {
     id          = "ratio"
@@ -31,8 +34,8 @@ resource "aws_cloudwatch_metric_alarm" "brown_5xx_rate" {
       period      = 60
       stat        = "Sum"
       dimensions = {
-        LoadBalancer = var.brown_load_balancer_suffix
-        TargetGroup  = var.brown_target_group_suffix
+        LoadBalancer = var.alb_arn_suffix
+        TargetGroup  = var.target_group_arn_suffix
       }
     }
   }
@@ -44,8 +47,8 @@ resource "aws_cloudwatch_metric_alarm" "brown_5xx_rate" {
       period      = 60
       stat        = "Sum"
       dimensions = {
-        LoadBalancer = var.brown_load_balancer_suffix
-        TargetGroup  = var.brown_target_group_suffix
+        LoadBalancer = var.alb_arn_suffix
+        TargetGroup  = var.target_group_arn_suffix
       }
     }
   }
@@ -56,27 +59,43 @@ resource "aws_cloudwatch_metric_alarm" "dlq_not_empty" {
   alarm_description   = "Messages in the dead-letter queue. Runbook: docs/operations.md#deadletterqueuenotempty"
   namespace           = local.sqs
   metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = var.dlq_name }
+  dimensions          = { QueueName = var.dead_letter_queue_name }
   statistic           = "Maximum"
   period              = 60
   evaluation_periods  = 1
   comparison_operator = "GreaterThanThreshold"
   threshold           = 0
   treat_missing_data  = "notBreaching"
-  alarm_actions       = var.alarm_topic_arns
-  ok_actions          = var.alarm_topic_arns
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+resource "aws_cloudwatch_metric_alarm" "rule_dlq_not_empty" {
+  alarm_name          = "${local.alarm_names}rule-dlq-not-empty"
+  alarm_description   = "EventBridge could not deliver task events to the work queue. Runbook: docs/operations.md#deadletterqueuenotempty"
+  namespace           = local.sqs
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = var.rule_dead_letter_queue_name }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
 }
 
 resource "aws_cloudwatch_metric_alarm" "backlog_per_worker" {
   alarm_name          = "${local.alarm_names}backlog-per-worker"
-  alarm_description   = "More than ${var.backlog_per_worker_target} visible messages per running Bayko task: scale out. Runbook: docs/operations.md#backlogperworkerhigh"
+  alarm_description   = "More than ${local.backlog_alarm_per_worker} visible messages per running Bayko task: autoscaling is not keeping up. Runbook: docs/operations.md#backlogperworkerhigh"
   comparison_operator = "GreaterThanThreshold"
-  threshold           = var.backlog_per_worker_target
+  threshold           = local.backlog_alarm_per_worker
   evaluation_periods  = 10
   datapoints_to_alarm = 10
   treat_missing_data  = "notBreaching"
-  alarm_actions       = var.alarm_topic_arns
-  ok_actions          = var.alarm_topic_arns
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
 
   metric_query {
     id          = "per_worker"
@@ -91,7 +110,7 @@ resource "aws_cloudwatch_metric_alarm" "backlog_per_worker" {
       metric_name = "ApproximateNumberOfMessagesVisible"
       period      = 60
       stat        = "Maximum"
-      dimensions  = { QueueName = var.work_queue_name }
+      dimensions  = { QueueName = var.queue_name }
     }
   }
   metric_query {
@@ -102,7 +121,7 @@ resource "aws_cloudwatch_metric_alarm" "backlog_per_worker" {
       period      = 60
       stat        = "Average"
       dimensions = {
-        ClusterName = var.ecs_cluster_name
+        ClusterName = var.cluster_name
         ServiceName = var.bayko_service_name
       }
     }
@@ -114,7 +133,7 @@ resource "aws_cloudwatch_metric_alarm" "oldest_message" {
   alarm_description   = "The oldest task waits more than ${var.oldest_message_max_seconds}s for a worker. Runbook: docs/operations.md#oldestmessagetooold"
   namespace           = local.sqs
   metric_name         = "ApproximateAgeOfOldestMessage"
-  dimensions          = { QueueName = var.work_queue_name }
+  dimensions          = { QueueName = var.queue_name }
   statistic           = "Maximum"
   period              = 60
   evaluation_periods  = 5
@@ -122,8 +141,8 @@ resource "aws_cloudwatch_metric_alarm" "oldest_message" {
   comparison_operator = "GreaterThanThreshold"
   threshold           = var.oldest_message_max_seconds
   treat_missing_data  = "notBreaching"
-  alarm_actions       = var.alarm_topic_arns
-  ok_actions          = var.alarm_topic_arns
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
 }
 
 resource "aws_cloudwatch_metric_alarm" "task_failure_rate" {
@@ -134,8 +153,8 @@ resource "aws_cloudwatch_metric_alarm" "task_failure_rate" {
   evaluation_periods  = 3
   datapoints_to_alarm = 2
   treat_missing_data  = "notBreaching"
-  alarm_actions       = var.alarm_topic_arns
-  ok_actions          = var.alarm_topic_arns
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
 
   metric_query {
     id          = "failure_share"
@@ -178,8 +197,8 @@ resource "aws_cloudwatch_metric_alarm" "task_p99" {
   comparison_operator = "GreaterThanThreshold"
   threshold           = var.task_p99_max_seconds
   treat_missing_data  = "notBreaching"
-  alarm_actions       = var.alarm_topic_arns
-  ok_actions          = var.alarm_topic_arns
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
 }
 
 resource "aws_cloudwatch_metric_alarm" "circuit_stuck_open" {
@@ -195,8 +214,8 @@ resource "aws_cloudwatch_metric_alarm" "circuit_stuck_open" {
   comparison_operator = "LessThanThreshold"
   threshold           = 1
   treat_missing_data  = "notBreaching"
-  alarm_actions       = var.alarm_topic_arns
-  ok_actions          = var.alarm_topic_arns
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
 }
 
 resource "aws_cloudwatch_metric_alarm" "worker_not_scraped" {
@@ -212,6 +231,6 @@ resource "aws_cloudwatch_metric_alarm" "worker_not_scraped" {
   threshold           = 1
   # No data at all means no sidecar scraped: that is the alarm, not an absence of it.
   treat_missing_data = "breaching"
-  alarm_actions      = var.alarm_topic_arns
-  ok_actions         = var.alarm_topic_arns
+  alarm_actions      = local.alarm_actions
+  ok_actions         = local.alarm_actions
 }

@@ -7,6 +7,7 @@ output "alarm_arns" {
     [
       aws_cloudwatch_metric_alarm.brown_5xx_rate.arn,
       aws_cloudwatch_metric_alarm.dlq_not_empty.arn,
+      aws_cloudwatch_metric_alarm.rule_dlq_not_empty.arn,
       aws_cloudwatch_metric_alarm.backlog_per_worker.arn,
       aws_cloudwatch_metric_alarm.oldest_message.arn,
       aws_cloudwatch_metric_alarm.task_failure_rate.arn,
