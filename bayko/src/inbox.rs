@@ -1,7 +1,5 @@
 //! Reading the task a message points at.
 
-use std::collections::HashMap;
-
 use shared::{
     keys::TaskKey,
     task::{TaskDocument, TaskV1},
@@ -26,7 +24,7 @@ impl Inbox {
     pub async fn read(
         &self,
         key: &TaskKey,
-    ) -> Result<(TaskV1, HashMap<String, String>), StoreError> {
+    ) -> Result<(TaskV1, shared::telemetry::Carrier), StoreError> {
         let object = bb_aws::s3::read(&self.s3, &self.bucket, &key.inbox())
             .await
             .map_err(|err| StoreError::from_read("reading the task", err))?

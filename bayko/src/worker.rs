@@ -6,7 +6,6 @@
 //! redrive moves it to the dead-letter queue.
 
 use std::{
-    collections::HashMap,
     sync::Arc,
     time::{Duration, SystemTime},
 };
@@ -417,7 +416,7 @@ impl Worker {
         key: &TaskKey,
         delivery: &Delivery<'_>,
         previous: Option<&Versioned>,
-        trace_context: &HashMap<String, String>,
+        trace_context: &shared::telemetry::Carrier,
     ) -> tracing::Span {
         use shared::telemetry::{self, KeyValue};
         let process = tracing::info_span!(

@@ -2,7 +2,6 @@
 //! status, sign links to its artifacts, and check that the tasks bucket is reachable.
 
 use std::{
-    collections::HashMap,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -17,6 +16,8 @@ use shared::{
 };
 
 use tracing::Instrument;
+
+use shared::telemetry::Carrier;
 
 use crate::{error::ApiError, metrics::Metrics};
 
@@ -119,7 +120,7 @@ impl TaskStore {
         self.create_only(
             &key.cancel(),
             body,
-            HashMap::new(),
+            Carrier::new(),
             "requesting cancellation",
         )
         .await
@@ -132,7 +133,7 @@ impl TaskStore {
         &self,
         key: &str,
         body: Vec<u8>,
-        metadata: HashMap<String, String>,
+        metadata: Carrier,
         action: &'static str,
     ) -> Result<bool, ApiError> {
         let started = Instant::now();
@@ -143,7 +144,7 @@ impl TaskStore {
             .key(key)
             .if_none_match("*")
             .content_type("application/json")
-            .set_metadata(Some(metadata).filter(|metadata| !metadata.is_empty()))
+            .set_metadata((!metadata.is_empty()).then(|| metadata.into_iter().collect()))
             .body(ByteStream::from(body))
             .send()
             .await;

@@ -16,7 +16,10 @@
 
 mod json;
 
-use std::{collections::HashMap, time::SystemTime};
+use std::{
+    collections::{BTreeMap, HashMap},
+    time::SystemTime,
+};
 
 pub use opentelemetry::KeyValue;
 use opentelemetry::{
@@ -144,16 +147,19 @@ fn tracer_provider(service: &'static str, export: bool) -> Result<SdkTracerProvi
     Ok(builder.build())
 }
 
+/// Where a trace context travels: object metadata or headers, keys lower-case.
+pub type Carrier = BTreeMap<String, String>;
+
 /// The trace context of `span`, as the metadata to store with an object (or headers to send).
-pub fn inject(span: &tracing::Span) -> HashMap<String, String> {
+pub fn inject(span: &tracing::Span) -> Carrier {
     let mut carrier = HashMap::new();
     TraceContextPropagator::new().inject_context(&span.context(), &mut carrier);
-    carrier
+    carrier.into_iter().collect()
 }
 
 /// The trace context stored by [`inject`] (keys are matched case-insensitively, as S3 and
 /// HTTP lower-case them). An empty context when there is none or it is malformed.
-pub fn extract(carrier: &HashMap<String, String>) -> Context {
+pub fn extract(carrier: &Carrier) -> Context {
     let lowered: HashMap<String, String> = carrier
         .iter()
         .map(|(key, value)| (key.to_ascii_lowercase(), value.clone()))
@@ -183,7 +189,7 @@ fn well_formed(traceparent: &str) -> bool {
 
 /// The remote span a `traceparent` names, if it is well formed.
 pub fn parse_traceparent(traceparent: &str) -> Option<SpanContext> {
-    let carrier = HashMap::from([(TRACEPARENT.to_owned(), traceparent.to_owned())]);
+    let carrier = Carrier::from([(TRACEPARENT.to_owned(), traceparent.to_owned())]);
     let context = extract(&carrier);
     let span = context.span().span_context().clone();
     span.is_valid().then_some(span)
@@ -207,7 +213,7 @@ pub fn trace_id(span: &tracing::Span) -> Option<String> {
 /// Makes `span` a child of the context in `carrier` and records its trace id in the span's
 /// `trace_id` field (declared `tracing::field::Empty`), so log lines carry it. A span whose
 /// parent is already set (it was entered or had children) keeps its own trace.
-pub fn continue_trace(span: &tracing::Span, carrier: &HashMap<String, String>) {
+pub fn continue_trace(span: &tracing::Span, carrier: &Carrier) {
     let parent = extract(carrier);
     if parent.span().span_context().is_valid() {
         let _ = span.set_parent(parent);
@@ -230,7 +236,7 @@ pub fn link(span: &tracing::Span, traceparent: &str) {
 pub fn record_consumer_span(
     name: &'static str,
     started: SystemTime,
-    carrier: &HashMap<String, String>,
+    carrier: &Carrier,
     attributes: Vec<KeyValue>,
 ) {
     let tracer = opentelemetry::global::tracer("bayko-brown");
@@ -250,7 +256,7 @@ mod tests {
     #[test]
     fn a_traceparent_round_trips_through_metadata() {
         let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-        let carrier = HashMap::from([("TraceParent".to_owned(), traceparent.to_owned())]);
+        let carrier = Carrier::from([("TraceParent".to_owned(), traceparent.to_owned())]);
         let context = extract(&carrier);
         let span = context.span().span_context().clone();
         assert_eq!(

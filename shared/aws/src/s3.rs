@@ -1,6 +1,6 @@
 //! Reading an object that may not exist: the one S3 read both agents make, in one place.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use aws_sdk_s3::{
     config::http::HttpResponse, error::SdkError, operation::get_object::GetObjectError,
@@ -13,7 +13,7 @@ use aws_sdk_s3::{
 pub struct Object {
     pub bytes: Vec<u8>,
     pub etag: Option<String>,
-    pub metadata: HashMap<String, String>,
+    pub metadata: BTreeMap<String, String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -37,7 +37,12 @@ pub async fn read(
         Err(err) => return Err(ReadError::Request(Box::new(err))),
     };
     let etag = object.e_tag.clone();
-    let metadata = object.metadata.clone().unwrap_or_default();
+    let metadata = object
+        .metadata
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
     let bytes = object.body.collect().await?.to_vec();
     Ok(Some(Object {
         bytes,
