@@ -4,15 +4,16 @@
 
 pub mod artifacts;
 pub mod claim;
+pub mod clock;
 pub mod config;
 pub mod control;
 pub mod engine;
+pub mod failure;
 pub mod inbox;
 pub mod log;
 pub mod redrive;
-pub mod store;
 pub mod tools;
 pub mod worker;
 
 pub use config::Config;
-pub use worker::Worker;
+pub use worker::{Seams, Worker};
