@@ -3,6 +3,7 @@
 //! and never talks to Brown.
 
 pub mod artifacts;
+mod backoff;
 pub mod claim;
 pub mod clock;
 pub mod config;

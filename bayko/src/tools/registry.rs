@@ -162,8 +162,19 @@ impl Registry {
             .cloned()
             .collect();
         // An LLM, when there is one, leads; the built-ins are its fallback.
-        chain.sort_by_key(|name| name != super::claude::CLAUDE);
+        chain.sort_by_key(|name| !self.is_llm(name));
         chain
+    }
+
+    /// Whether `name` is a language model (it can plan): it takes a prompt, not raw text.
+    pub fn is_llm(&self, name: &str) -> bool {
+        self.tools.get(name).is_some_and(|t| {
+            t.tool
+                .spec()
+                .capabilities
+                .iter()
+                .any(|c| c == super::capability::PLAN)
+        })
     }
 
     /// A tool named by a client's hint: an exact name, or an MCP tool's bare name when only one

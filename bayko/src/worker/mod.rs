@@ -8,8 +8,7 @@
 use std::{sync::Arc, time::Duration};
 
 use bb_aws::{Message, ObjectStore, WorkQueue};
-use rand::Rng;
-use serde_json::{Value, json};
+use serde_json::json;
 use shared::{
     event::ObjectCreated,
     keys::TaskKey,
@@ -24,14 +23,15 @@ use tracing::Instrument;
 
 use crate::{
     artifacts::{Artifact, ArtifactStore},
+    backoff,
     claim::{StatusStore, Versioned},
     clock::Clock,
     config::Config,
     control::{CancelProbe, StopReason, TaskControl},
-    engine::{Engine, EngineError, EngineSettings},
+    engine::{Engine, EngineError, EngineSettings, Outcome},
     failure::StoreError,
     inbox::Inbox,
-    log::ProcessingLog,
+    log::{Event, ProcessingLog},
     tools::Registry,
 };
 
@@ -51,15 +51,6 @@ pub enum Disposition {
     Release(Duration),
     /// Another worker took the task over and holds its own delivery: leave the message alone.
     Abandon,
-}
-
-/// How a task ended, before it is written down.
-struct Conclusion {
-    state: TaskState,
-    error: Option<String>,
-    output: Option<Value>,
-    quality: Option<Value>,
-    tools_used: Vec<String>,
 }
 
 /// A worker: cheap to clone, every clone shares the same seams and engine.
@@ -171,7 +162,11 @@ impl Worker {
                 Err(err) => {
                     // The queue is unreachable: back off with jitter, resume by ourselves.
                     failures = failures.saturating_add(1);
-                    let delay = backoff(self.config.retry_base, self.config.retry_max, failures);
+                    let delay = backoff::full_jitter(
+                        self.config.retry_base,
+                        self.config.retry_max,
+                        failures,
+                    );
                     tracing::warn!(error = %err, retry_in = ?delay, "receiving failed");
                     tokio::select! {
                         () = tokio::time::sleep(delay) => {}
@@ -269,7 +264,7 @@ impl Worker {
         let key = event.task;
         let span = tracing::info_span!("task", task_id = %key.task_id, tenant = %key.tenant);
         async {
-            let retry = Disposition::Release(backoff(
+            let retry = Disposition::Release(backoff::full_jitter(
                 self.config.retry_base,
                 self.config.retry_max,
                 delivery.receive_count,
@@ -360,7 +355,7 @@ impl Worker {
         let started = std::time::Instant::now();
         let mut log = ProcessingLog::new(key.task_id);
         log.record(
-            "claimed",
+            Event::Claimed,
             json!({"attempt": held.status.attempt, "worker": self.config.worker_id}),
         );
         let control = TaskControl::new(abort, Some(probe));
@@ -381,21 +376,15 @@ impl Worker {
         let held = held.lock().await.clone();
         let elapsed_ms = started.elapsed().as_millis() as u64;
 
-        let conclusion = match outcome {
-            Ok(outcome) => Conclusion {
-                state: outcome.state,
-                error: outcome.reason,
-                output: Some(outcome.output),
-                quality: Some(outcome.quality),
-                tools_used: outcome.tools_used,
-            },
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
             Err(EngineError::Failed(failure)) => {
-                log.record("failed", json!({"reason": failure.reason}));
-                Conclusion::ended(TaskState::Failed, failure.reason)
+                log.record(Event::Failed, json!({"reason": failure.reason}));
+                Outcome::ended(TaskState::Failed, failure.reason)
             }
             Err(EngineError::Stopped(StopReason::Cancelled)) => {
-                log.record("cancelled", json!({"before_start": false}));
-                Conclusion::ended(TaskState::Cancelled, CANCELLED.into())
+                log.record(Event::Cancelled, json!({"before_start": false}));
+                Outcome::ended(TaskState::Cancelled, CANCELLED)
             }
             Err(EngineError::Stopped(StopReason::LostLease)) => {
                 tracing::warn!("lost the task to another worker, walking away");
@@ -409,7 +398,7 @@ impl Worker {
                 return Ok(Disposition::Release(Duration::ZERO));
             }
         };
-        self.finish(key, &held, conclusion, log, elapsed_ms).await
+        self.finish(key, &held, outcome, log, elapsed_ms).await
     }
 
     /// Every `heartbeat` interval while the task runs: keep the message invisible, renew the
@@ -464,20 +453,20 @@ impl Worker {
         &self,
         key: &TaskKey,
         held: &Versioned,
-        conclusion: Conclusion,
+        outcome: Outcome,
         mut log: ProcessingLog,
         elapsed_ms: u64,
     ) -> Result<Disposition, StoreError> {
         let mut artifacts = Vec::new();
-        if let Some(output) = &conclusion.output {
+        if let Some(output) = &outcome.output {
             artifacts.push(json_artifact(OUTPUT_PAYLOAD, output));
         }
-        if let Some(quality) = &conclusion.quality {
+        if let Some(quality) = &outcome.quality {
             artifacts.push(json_artifact(QUALITY_METRICS, quality));
         }
         log.record(
-            "finished",
-            json!({"status": conclusion.state, "processing_time_ms": elapsed_ms}),
+            Event::Finished,
+            json!({"status": outcome.state, "processing_time_ms": elapsed_ms}),
         );
         artifacts.push(Artifact {
             name: PROCESSING_LOG,
@@ -492,21 +481,21 @@ impl Worker {
         });
         let now = self.clock.now();
         let status = TaskStatus {
-            status: conclusion.state,
+            status: outcome.state,
             updated_at: now,
             finished_at: Some(now),
             lease_until: None,
-            error: conclusion.error,
+            error: outcome.reason.clone(),
             metrics: Some(TaskMetrics {
                 processing_time_ms: elapsed_ms,
-                tools_used: conclusion.tools_used,
+                tools_used: outcome.tools_used().to_vec(),
             }),
             artifacts: stored,
             ..held.status.clone()
         };
         match self.statuses.commit(key, held, status).await {
             Ok(_) => {
-                tracing::info!(status = ?conclusion.state, elapsed_ms, "task finished");
+                tracing::info!(status = ?outcome.state, elapsed_ms, "task finished");
                 Ok(Disposition::Delete)
             }
             Err(err) if err.is_conflict() => {
@@ -580,30 +569,10 @@ impl Worker {
 
 const CANCELLED: &str = "cancelled at the client's request";
 
-impl Conclusion {
-    fn ended(state: TaskState, reason: String) -> Self {
-        Self {
-            state,
-            error: Some(reason),
-            output: None,
-            quality: None,
-            tools_used: Vec::new(),
-        }
-    }
-}
-
-fn json_artifact(name: &'static str, value: &Value) -> Artifact {
+fn json_artifact(name: &'static str, value: &impl serde::Serialize) -> Artifact {
     Artifact {
         name,
         content_type: "application/json",
         body: serde_json::to_vec_pretty(value).unwrap_or_default(),
     }
-}
-
-/// Exponential backoff with full jitter: a random delay up to `base * 2^(attempt-1)`, capped.
-pub fn backoff(base: Duration, max: Duration, attempt: u32) -> Duration {
-    let exponent = attempt.saturating_sub(1).min(20);
-    let ceiling = base.saturating_mul(1 << exponent).min(max);
-    let millis = ceiling.as_millis() as u64;
-    Duration::from_millis(rand::rng().random_range(0..=millis))
 }

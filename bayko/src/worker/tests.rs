@@ -382,14 +382,3 @@ async fn shutdown_hands_an_unfinished_task_back_for_another_worker() {
     assert_eq!(status.attempt, 2);
     assert_eq!(status.worker.as_deref(), Some("w2"));
 }
-
-#[test]
-fn backoff_grows_and_is_capped() {
-    let base = Duration::from_millis(100);
-    let max = Duration::from_secs(1);
-    for _ in 0..100 {
-        assert!(backoff(base, max, 1) <= base);
-        assert!(backoff(base, max, 3) <= Duration::from_millis(400));
-        assert!(backoff(base, max, 30) <= max);
-    }
-}
