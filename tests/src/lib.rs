@@ -139,7 +139,7 @@ impl TestStack {
     pub async fn start_bayko_with_tools(&mut self, engine_toml: &str) {
         let engine =
             bayko::engine::config::EngineConfig::parse(engine_toml).expect("engine config");
-        let registry = bayko::tools::Registry::from_config(engine, &self.aws)
+        let registry = bayko::engine::Registry::from_config(engine, &self.aws)
             .await
             .expect("building the registry");
         let worker = bayko::Worker::with_registry(

@@ -8,6 +8,7 @@ pub mod config;
 pub mod plan;
 pub mod pool;
 pub mod quality;
+pub mod registry;
 pub mod retry;
 
 mod input;
@@ -33,9 +34,10 @@ use tokio::task::JoinSet;
 use crate::{
     control::{StopReason, TaskControl},
     log::{Event, ProcessingLog},
-    tools::{Registry, ToolError, compliance},
+    tools::{ToolError, compliance},
 };
 use plan::{Plan, SCAN, Step};
+pub use registry::Registry;
 use retry::Retryable;
 
 /// How a task ended, before it is written down: `Succeeded`, or `Degraded` with a reason, with
@@ -160,10 +162,6 @@ impl Retryable for CallError {
 impl Engine {
     pub fn new(registry: Arc<Registry>, settings: EngineSettings) -> Self {
         Self { registry, settings }
-    }
-
-    pub fn registry(&self) -> &Registry {
-        &self.registry
     }
 
     /// Runs one task. The log is shared with concurrent steps while it runs.

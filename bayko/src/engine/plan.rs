@@ -4,7 +4,8 @@
 
 use shared::task::{DataFormat, TaskV1};
 
-use crate::tools::{Registry, builtin::COMPLIANCE_SCANNER, capability};
+use super::Registry;
+use crate::tools::{builtin::COMPLIANCE_SCANNER, capability};
 
 /// One step of a plan: a capability, the tools to try for it in order, and what it waits for.
 #[derive(Debug, Clone, PartialEq)]

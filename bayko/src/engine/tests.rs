@@ -16,12 +16,12 @@ use serde_json::{Value, json};
 use shared::task::{DataFormat, TaskData, TaskState, TaskV1};
 use uuid::Uuid;
 
-use super::{Engine, EngineError, EngineSettings, config::EngineConfig};
+use super::{Engine, EngineError, EngineSettings, Registry, config::EngineConfig};
 use crate::{
     control::{StopReason, TaskControl},
     log::ProcessingLog,
     tools::{
-        Registry, Tool, ToolError, ToolSpec,
+        Tool, ToolError, ToolSpec,
         builtin::{ComplianceScanner, DataProcessor, DocumentProcessor},
     },
 };

@@ -10,14 +10,11 @@ pub mod data;
 pub mod document;
 pub mod llm;
 pub mod mcp;
-pub mod registry;
 
 use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::Value;
-
-pub use registry::Registry;
 
 /// What tools can do: the names the router, the fallback chains and the tools' specs share.
 pub mod capability {

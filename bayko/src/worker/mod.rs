@@ -28,11 +28,11 @@ use crate::{
     clock::Clock,
     config::Config,
     control::{CancelProbe, StopReason, TaskControl},
+    engine::Registry,
     engine::{Engine, EngineError, EngineSettings, Outcome},
     failure::StoreError,
     inbox::Inbox,
     log::{Event, ProcessingLog},
-    tools::Registry,
 };
 
 mod admission;

@@ -6,17 +6,18 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 use anyhow::Context;
 
 use super::{
-    Tool,
-    builtin::{ComplianceScanner, DataProcessor, DocumentProcessor},
-    claude::ClaudeTool,
-    llm::{AnthropicConfig, BedrockConfig, LlmClient},
-    mcp::{McpConnection, McpTool},
-};
-use crate::engine::{
     breaker::{BreakerSettings, CircuitBreaker},
     config::{EngineConfig, LlmProvider, ToolPolicy},
     pool::{PoolSettings, ToolPool},
     retry::RetryPolicy,
+};
+use crate::tools::{
+    Tool,
+    builtin::{ComplianceScanner, DataProcessor, DocumentProcessor},
+    capability,
+    claude::ClaudeTool,
+    llm::{AnthropicConfig, BedrockConfig, LlmClient},
+    mcp::{McpConnection, McpTool},
 };
 
 /// A tool with everything that governs its calls.
@@ -173,7 +174,7 @@ impl Registry {
                 .spec()
                 .capabilities
                 .iter()
-                .any(|c| c == super::capability::PLAN)
+                .any(|c| c == capability::PLAN)
         })
     }
 
