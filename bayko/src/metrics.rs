@@ -21,6 +21,8 @@ use prometheus::{
     Registry, core::Collector,
 };
 use shared::{metrics::LATENCY_BUCKETS, task::TaskState};
+
+use crate::log::Event;
 use tokio::net::TcpListener;
 
 pub use circuits::Circuits;
@@ -212,7 +214,7 @@ impl Metrics {
 
     /// Adds the circuit states of `tools` to the exposition, and a zero series per tool for
     /// every per-tool metric, so dashboards and ratios have data before the first call.
-    pub fn register_tools(&self, tools: Arc<crate::tools::Registry>) {
+    pub fn register_tools(&self, tools: Arc<crate::engine::Registry>) {
         for name in tools.names() {
             for counter in [
                 &self.tool_calls,
@@ -250,22 +252,12 @@ impl Metrics {
         InFlight(self.clone())
     }
 
-    /// A receive's messages: the oldest one's age (by SQS's `SentTimestamp`) becomes
+    /// A receive's messages, by their objects' creation times: the oldest one's age becomes
     /// `bayko_queue_oldest_received_age_seconds`, 0 for an empty receive.
-    pub fn received_batch(&self, messages: &[aws_sdk_sqs::types::Message]) {
-        let now_ms = chrono::Utc::now().timestamp_millis();
-        let oldest_ms = messages
-            .iter()
-            .filter_map(|message| {
-                message
-                    .attributes
-                    .as_ref()?
-                    .get(&aws_sdk_sqs::types::MessageSystemAttributeName::SentTimestamp)?
-                    .parse::<i64>()
-                    .ok()
-            })
-            .min();
-        let age = oldest_ms.map_or(0, |sent| (now_ms - sent).max(0) / 1000);
+    pub fn received_batch(&self, created: impl Iterator<Item = chrono::DateTime<chrono::Utc>>) {
+        let age = created.min().map_or(0, |oldest| {
+            (chrono::Utc::now() - oldest).num_seconds().max(0)
+        });
         self.oldest_received_age.set(age);
     }
 
@@ -288,24 +280,24 @@ impl Metrics {
 
     /// Feeds one `processing.log` event: the engine reports each step there, so the log and
     /// the metrics cannot disagree.
-    pub fn observe_event(&self, event: &str, tool: &str, duration_ms: Option<u64>) {
+    pub fn observe_event(&self, event: Event, tool: &str, duration_ms: Option<u64>) {
         let seconds = duration_ms.map(|ms| ms as f64 / 1000.0);
         match event {
-            "step_finished" | "step_failed" => {
+            Event::StepFinished | Event::StepFailed => {
                 self.tool_calls.with_label_values(&[tool]).inc();
                 if let Some(seconds) = seconds {
                     self.tool_duration
                         .with_label_values(&[tool])
                         .observe(seconds);
                 }
-                if event == "step_failed" {
+                if event == Event::StepFailed {
                     self.tool_errors.with_label_values(&[tool]).inc();
                 }
             }
-            "retry" => self.tool_retries.with_label_values(&[tool]).inc(),
-            "fallback" => self.fallbacks.with_label_values(&[tool]).inc(),
-            "circuit_open" => self.circuit_rejections.with_label_values(&[tool]).inc(),
-            "pool_wait" => {
+            Event::Retry => self.tool_retries.with_label_values(&[tool]).inc(),
+            Event::Fallback => self.fallbacks.with_label_values(&[tool]).inc(),
+            Event::CircuitOpen => self.circuit_rejections.with_label_values(&[tool]).inc(),
+            Event::PoolWait => {
                 if let Some(seconds) = seconds {
                     self.pool_wait.with_label_values(&[tool]).observe(seconds);
                 }
@@ -440,11 +432,11 @@ mod tests {
     #[test]
     fn engine_events_become_tool_metrics() {
         let metrics = Metrics::new();
-        metrics.observe_event("step_finished", "data-processor", Some(1500));
-        metrics.observe_event("retry", "claude", None);
-        metrics.observe_event("step_failed", "claude", Some(200));
-        metrics.observe_event("fallback", "extractive", None);
-        metrics.observe_event("planned", "", None);
+        metrics.observe_event(Event::StepFinished, "data-processor", Some(1500));
+        metrics.observe_event(Event::Retry, "claude", None);
+        metrics.observe_event(Event::StepFailed, "claude", Some(200));
+        metrics.observe_event(Event::Fallback, "extractive", None);
+        metrics.observe_event(Event::Planned, "", None);
         metrics.task_finished(TaskState::Degraded, Duration::from_secs(2));
         let text = metrics.render();
         for line in [

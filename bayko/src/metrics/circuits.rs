@@ -9,7 +9,7 @@ use prometheus::{
     proto::MetricFamily,
 };
 
-use crate::{engine::breaker::BreakerState, tools::Registry};
+use crate::engine::{Registry, breaker::BreakerState};
 
 const STATES: [(BreakerState, &str); 3] = [
     (BreakerState::Closed, "closed"),
