@@ -54,28 +54,18 @@ resource "aws_cloudwatch_metric_alarm" "brown_5xx_rate" {
   }
 }
 
+# The work queue's DLQ (messages Bayko could not process) and the EventBridge target's DLQ
+# (events never delivered to the work queue): either holding anything needs an operator.
 resource "aws_cloudwatch_metric_alarm" "dlq_not_empty" {
-  alarm_name          = "${local.alarm_names}dlq-not-empty"
-  alarm_description   = "Messages in the dead-letter queue. Runbook: docs/operations.md#deadletterqueuenotempty"
+  for_each = {
+    dlq      = { queue = var.dead_letter_queue_name, what = "Messages in the work queue's dead-letter queue" }
+    rule-dlq = { queue = var.rule_dead_letter_queue_name, what = "EventBridge could not deliver task events to the work queue" }
+  }
+  alarm_name          = "${local.alarm_names}${each.key}-not-empty"
+  alarm_description   = "${each.value.what}. Runbook: docs/operations.md#deadletterqueuenotempty"
   namespace           = local.sqs
   metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = var.dead_letter_queue_name }
-  statistic           = "Maximum"
-  period              = 60
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-}
-
-resource "aws_cloudwatch_metric_alarm" "rule_dlq_not_empty" {
-  alarm_name          = "${local.alarm_names}rule-dlq-not-empty"
-  alarm_description   = "EventBridge could not deliver task events to the work queue. Runbook: docs/operations.md#deadletterqueuenotempty"
-  namespace           = local.sqs
-  metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = var.rule_dead_letter_queue_name }
+  dimensions          = { QueueName = each.value.queue }
   statistic           = "Maximum"
   period              = 60
   evaluation_periods  = 1

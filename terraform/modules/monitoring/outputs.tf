@@ -6,14 +6,13 @@ output "alarm_arns" {
   value = concat(
     [
       aws_cloudwatch_metric_alarm.brown_5xx_rate.arn,
-      aws_cloudwatch_metric_alarm.dlq_not_empty.arn,
-      aws_cloudwatch_metric_alarm.rule_dlq_not_empty.arn,
       aws_cloudwatch_metric_alarm.backlog_per_worker.arn,
       aws_cloudwatch_metric_alarm.oldest_message.arn,
       aws_cloudwatch_metric_alarm.task_failure_rate.arn,
       aws_cloudwatch_metric_alarm.task_p99.arn,
       aws_cloudwatch_metric_alarm.worker_not_scraped.arn,
     ],
+    [for alarm in aws_cloudwatch_metric_alarm.dlq_not_empty : alarm.arn],
     [for alarm in aws_cloudwatch_metric_alarm.circuit_stuck_open : alarm.arn],
   )
 }
