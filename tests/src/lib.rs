@@ -3,7 +3,11 @@
 //!
 //! The emulator's endpoint comes from `BB_TEST_AWS_ENDPOINT`; `cargo xtask test` sets it.
 
+mod terminal;
+
 use std::time::{Duration, Instant};
+
+pub use terminal::{TerminalRun, run_in_terminal};
 
 use aws_config::SdkConfig;
 use bb_aws::AwsSettings;
@@ -58,6 +62,7 @@ pub fn bayko_config(provisioned: &Provisioned) -> bayko::Config {
         max_attempts: 4,
         shutdown_grace: Duration::from_secs(5),
         chaos_step_delay: Duration::ZERO,
+        event_bus: None,
     }
 }
 
@@ -155,7 +160,8 @@ impl TestStack {
         self.start_worker(bayko::Worker::new(config, &self.aws));
     }
 
-    fn start_worker(&mut self, worker: bayko::Worker) {
+    /// Starts this in-process worker; it stops with the stack.
+    pub fn start_worker(&mut self, worker: bayko::Worker) {
         let shutdown = self.shutdown.clone();
         let previous = self.bayko.take();
         self.bayko = Some(tokio::spawn(async move {

@@ -1,6 +1,8 @@
 //! One integration binary: every end-to-end test, against the real emulator.
 
 mod api;
+mod cli;
+mod completion;
 mod delivery;
 mod engine;
 mod faults;
