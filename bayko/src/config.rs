@@ -36,6 +36,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Fault injection for tests and demos: a pause before every step. Zero in production.
     pub chaos_step_delay: Duration,
+    /// The EventBridge bus `Task Finished` events go to (name or ARN); none when unset.
+    pub event_bus: Option<String>,
 }
 
 impl Config {
@@ -84,6 +86,7 @@ impl Config {
                 Duration::from_secs(25),
             )?,
             chaos_step_delay: config::millis_or("BAYKO_CHAOS_STEP_DELAY_MS", Duration::ZERO)?,
+            event_bus: config::optional("BAYKO_EVENT_BUS"),
         })
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod artifacts;
 pub mod claim;
+pub mod completion;
 pub mod config;
 pub mod control;
 pub mod engine;

@@ -26,6 +26,7 @@ use tracing::Instrument;
 use crate::{
     artifacts::{Artifact, ArtifactStore},
     claim::{StatusStore, Versioned},
+    completion::Notifier,
     config::Config,
     control::{CancelProbe, StopReason, TaskControl},
     engine::{Engine, EngineError, EngineSettings},
@@ -66,6 +67,7 @@ pub struct Worker {
     inbox: Inbox,
     statuses: StatusStore,
     artifacts: ArtifactStore,
+    notifier: Option<Notifier>,
 }
 
 impl Worker {
@@ -93,9 +95,15 @@ impl Worker {
             inbox: Inbox::new(s3.clone(), config.tasks_bucket.clone()),
             statuses: StatusStore::new(s3.clone(), config.tasks_bucket.clone()),
             artifacts: ArtifactStore::new(s3.clone(), config.artifacts_bucket.clone()),
+            notifier: config.event_bus.clone().map(|bus| Notifier::new(aws, bus)),
             s3,
             config: Arc::new(config),
         }
+    }
+
+    /// `Task Finished` events that could not be published, since the worker started.
+    pub fn completion_failures(&self) -> u64 {
+        self.notifier.as_ref().map_or(0, Notifier::failures)
     }
 
     /// Receives and processes until `shutdown` is cancelled; then stops receiving, gives the
@@ -512,8 +520,9 @@ impl Worker {
             ..held.status.clone()
         };
         match self.statuses.commit(key, held, status).await {
-            Ok(_) => {
+            Ok(written) => {
                 tracing::info!(status = ?conclusion.state, elapsed_ms, "task finished");
+                self.announce(&written.status).await;
                 Ok(Disposition::Delete)
             }
             Err(StoreError::Conflict) => {
@@ -561,13 +570,21 @@ impl Worker {
     ) -> Result<Disposition, StoreError> {
         let state = status.status;
         match self.statuses.finish_unclaimed(key, previous, status).await {
-            Ok(_) => {
+            Ok(written) => {
                 tracing::info!(status = ?state, "task finished without running");
+                self.announce(&written.status).await;
                 Ok(Disposition::Delete)
             }
             // Someone else moved the task on: look again on the next delivery.
             Err(StoreError::Conflict) => Ok(Disposition::Release(Duration::ZERO)),
             Err(err) => Err(err),
+        }
+    }
+
+    /// Tells the event bus, when one is configured, that a task reached its final state.
+    async fn announce(&self, status: &TaskStatus) {
+        if let Some(notifier) = &self.notifier {
+            notifier.task_finished(status).await;
         }
     }
 

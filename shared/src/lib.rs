@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod event;
+pub mod finished;
 pub mod keys;
 pub mod shutdown;
 pub mod task;
