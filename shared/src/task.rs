@@ -74,6 +74,9 @@ impl TaskV1 {
 pub struct TaskData {
     pub format: DataFormat,
     pub content: String,
+    /// Columns to total the data by; by default, the first text column that is not a period.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_by: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -192,6 +195,7 @@ mod tests {
             data: Some(TaskData {
                 format: DataFormat::Csv,
                 content: "a,b\n1,2\n".into(),
+                group_by: vec!["a".into()],
             }),
             tools: vec!["data-processor".into()],
             metadata: BTreeMap::from([("team".into(), "finance".into())]),

@@ -68,6 +68,8 @@ async fn submit_shows_progress_on_a_terminal_and_downloads_the_artifacts() {
             "Process quarterly data analysis request",
             "--out",
             "report",
+            "--group-by",
+            "quarter",
         ],
     );
     let run = tokio::task::spawn_blocking(move || run_in_terminal(command, DEADLINE))
@@ -90,6 +92,11 @@ async fn submit_shows_progress_on_a_terminal_and_downloads_the_artifacts() {
         payload["steps"]["analyse"]["output"]["numeric"]["revenue"]["count"],
         8
     );
+    // `--group-by quarter` overrides the default grouping (by region).
+    let groups = &payload["steps"]["analyse"]["output"]["group_by"];
+    assert_eq!(groups["column"], "quarter");
+    let quarters: Vec<&String> = groups["groups"].as_object().unwrap().keys().collect();
+    assert_eq!(quarters, ["2025-Q1", "2025-Q2", "2025-Q3", "2025-Q4"]);
     let summary = payload["report"]["summary"].as_str().expect("a summary");
     assert!(!summary.is_empty());
     assert!(run.screen.contains(summary.lines().next().unwrap()));
