@@ -12,13 +12,15 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::{config::Config, routes, store::TaskStore};
+use crate::{config::Config, routes, store::TaskStore, watchers::Watchers};
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
     pub store: TaskStore,
+    /// Event streams open per tenant.
+    pub watchers: Watchers,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -30,6 +32,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/tasks/{task_id}",
             get(routes::tasks::status).delete(routes::tasks::cancel),
         )
+        .route("/v1/tasks/{task_id}/events", get(routes::events::events))
         .route("/healthz", get(routes::health::alive))
         .route("/readyz", get(routes::health::ready))
         .fallback(routes::not_found)
@@ -48,6 +51,7 @@ pub fn router(state: AppState) -> Router {
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    watchers: Watchers,
 }
 
 impl Application {
@@ -62,11 +66,13 @@ impl Application {
             config.artifacts_bucket.clone(),
         );
         let state = AppState {
+            watchers: Watchers::new(config.events_max_watchers),
             config: Arc::new(config),
             store,
         };
         Ok(Self {
             listener,
+            watchers: state.watchers.clone(),
             router: router(state),
         })
     }
@@ -82,8 +88,13 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let watchers = self.watchers;
         axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                // Event streams would hold the drain open until they end on their own.
+                watchers.close_all();
+            })
             .await
             .context("serving HTTP")
     }

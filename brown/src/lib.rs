@@ -8,6 +8,7 @@ pub mod error;
 pub mod routes;
 pub mod store;
 pub mod validate;
+pub mod watchers;
 
 pub use app::Application;
 pub use config::Config;

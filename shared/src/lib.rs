@@ -10,5 +10,6 @@ pub mod event;
 pub mod finished;
 pub mod keys;
 pub mod shutdown;
+pub mod sse;
 pub mod task;
 pub mod telemetry;

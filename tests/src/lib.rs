@@ -3,10 +3,12 @@
 //!
 //! The emulator's endpoint comes from `BB_TEST_AWS_ENDPOINT`; `cargo xtask test` sets it.
 
+mod events;
 mod terminal;
 
 use std::time::{Duration, Instant};
 
+pub use events::{EventStream, StatusEvent};
 pub use terminal::{TerminalRun, run_in_terminal};
 
 use aws_config::SdkConfig;
@@ -101,14 +103,27 @@ impl TestStack {
 
     /// Brown alone, with these AWS settings (an emulator endpoint is required).
     pub async fn spawn_brown_only_with(settings: AwsSettings) -> Self {
+        Self::spawn_brown_configured(settings, |_| {}).await
+    }
+
+    /// Brown alone, its configuration adjusted by `configure`.
+    pub async fn spawn_brown_only_configured(configure: impl FnOnce(&mut brown::Config)) -> Self {
+        Self::spawn_brown_configured(AwsSettings::emulator(endpoint()), configure).await
+    }
+
+    async fn spawn_brown_configured(
+        settings: AwsSettings,
+        configure: impl FnOnce(&mut brown::Config),
+    ) -> Self {
         let endpoint = settings.endpoint_url.clone().expect("an emulator endpoint");
         let endpoint = endpoint.as_str();
         let aws = settings.load().await;
         let provisioned = provision_isolated(&aws, test_queue_settings()).await;
-        let config = brown::Config::local(
+        let mut config = brown::Config::local(
             &provisioned.names.tasks_bucket,
             &provisioned.names.artifacts_bucket,
         );
+        configure(&mut config);
         let app = brown::Application::build(config, &aws)
             .await
             .expect("building Brown");
@@ -250,6 +265,17 @@ impl TestStack {
         assert_eq!(response.status(), 202, "{:?}", response.text().await);
         let accepted: Value = response.json().await.expect("JSON body");
         accepted["task_id"].as_str().expect("task_id").to_owned()
+    }
+
+    /// Opens the task's event stream, resuming after `last_event_id` when given.
+    pub async fn events(&self, task_id: &str, last_event_id: Option<i64>) -> reqwest::Response {
+        let mut request = self
+            .http
+            .get(format!("{}/v1/tasks/{task_id}/events", self.base_url));
+        if let Some(id) = last_event_id {
+            request = request.header("Last-Event-ID", id.to_string());
+        }
+        request.send().await.expect("GET /v1/tasks/{id}/events")
     }
 
     pub async fn status(&self, task_id: &str) -> reqwest::Response {

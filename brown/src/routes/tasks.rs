@@ -168,7 +168,7 @@ pub async fn cancel(
 }
 
 /// A malformed id names no task: the same answer as an unknown one.
-fn task_key(tenant: Tenant, task_id: &str) -> Result<TaskKey, ApiError> {
+pub(crate) fn task_key(tenant: Tenant, task_id: &str) -> Result<TaskKey, ApiError> {
     let id = Uuid::parse_str(task_id).map_err(|_| ApiError::TaskNotFound(task_id.to_owned()))?;
     Ok(TaskKey::new(tenant, id))
 }
@@ -188,7 +188,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     Ok(Some(key.to_owned()))
 }
 
-async fn view(state: &AppState, key: &TaskKey) -> Result<StatusView, ApiError> {
+pub(crate) async fn view(state: &AppState, key: &TaskKey) -> Result<StatusView, ApiError> {
     let id = key.task_id;
     let view = match state.store.task(key).await? {
         Stored::Missing => return Err(ApiError::TaskNotFound(id.to_string())),
@@ -209,7 +209,10 @@ async fn view(state: &AppState, key: &TaskKey) -> Result<StatusView, ApiError> {
     Ok(view)
 }
 
-async fn with_links(state: &AppState, status: TaskStatus) -> Result<StatusView, ApiError> {
+pub(crate) async fn with_links(
+    state: &AppState,
+    status: TaskStatus,
+) -> Result<StatusView, ApiError> {
     let ttl = state.config.link_ttl;
     let expires_at = Utc::now() + ttl;
     let mut artifacts = Vec::with_capacity(status.artifacts.len());

@@ -5,6 +5,7 @@ mod cli;
 mod completion;
 mod delivery;
 mod engine;
+mod events;
 mod faults;
 mod pipeline;
 mod poison;
