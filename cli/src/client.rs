@@ -22,6 +22,8 @@ pub enum ClientError {
     },
     #[error("Brown answered {status} without a problem document: {body}")]
     Unexpected { status: StatusCode, body: String },
+    #[error("the event stream broke off: {0}")]
+    Interrupted(String),
     #[error("Brown's answer is not what bnb expects: {0}")]
     Decode(String),
 }
@@ -39,6 +41,9 @@ fn render_problem(problem: &Problem) -> String {
     text
 }
 
+/// The longest a plain API call may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(120);
+
 #[derive(Clone)]
 pub struct Brown {
     http: reqwest::Client,
@@ -48,9 +53,11 @@ pub struct Brown {
 
 impl Brown {
     pub fn new(base: &str, api_key: Option<String>) -> Result<Self, ClientError> {
+        // No overall timeout on the client: an event stream lasts as long as its task. Silence
+        // is bounded instead (Brown sends keep-alives), and plain calls get their own timeout.
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(120))
+            .read_timeout(Duration::from_secs(60))
             .user_agent(concat!("bnb/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|err| ClientError::Decode(err.to_string()))?;
@@ -62,6 +69,10 @@ impl Brown {
     }
 
     fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.streaming(method, path).timeout(CALL_TIMEOUT)
+    }
+
+    fn streaming(&self, method: Method, path: &str) -> RequestBuilder {
         let request = self.http.request(method, format!("{}{path}", self.base));
         match &self.api_key {
             Some(key) => request.bearer_auth(key),
@@ -94,6 +105,28 @@ impl Brown {
     pub async fn cancel(&self, task_id: Uuid) -> Result<TaskView, ClientError> {
         let request = self.request(Method::DELETE, &format!("/v1/tasks/{task_id}"));
         decode(self.send(request).await?).await
+    }
+
+    /// Opens the task's event stream, after `last_event_id` when given. `Ok(None)` when this
+    /// Brown has no event stream (an older version): the caller polls instead.
+    pub async fn events(
+        &self,
+        task_id: Uuid,
+        last_event_id: Option<&str>,
+    ) -> Result<Option<Response>, ClientError> {
+        let mut request = self
+            .streaming(Method::GET, &format!("/v1/tasks/{task_id}/events"))
+            .header(header::ACCEPT, "text/event-stream");
+        if let Some(id) = last_event_id {
+            request = request.header("Last-Event-ID", id);
+        }
+        match self.send(request).await {
+            Ok(response) => Ok(Some(response)),
+            Err(ClientError::Problem(problem)) if problem.r#type == "/problems/route-not-found" => {
+                Ok(None)
+            }
+            Err(err) => Err(err),
+        }
     }
 
     /// Downloads a signed artifact link (no API key: the link carries its own authority).
@@ -164,6 +197,7 @@ mod tests {
     #[test]
     fn problems_read_as_title_detail_and_fields() {
         let problem = Problem {
+            r#type: "/problems/validation".into(),
             status: 422,
             title: "Invalid request".into(),
             detail: "the request has 1 invalid field(s)".into(),

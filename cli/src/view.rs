@@ -44,6 +44,8 @@ pub struct ArtifactLink {
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Problem {
     #[serde(default)]
+    pub r#type: String,
+    #[serde(default)]
     pub status: u16,
     #[serde(default)]
     pub title: String,
