@@ -77,6 +77,7 @@ impl StatusStore {
             error: None,
             metrics: None,
             artifacts: Vec::new(),
+            progress: None,
         };
         let replacing = match previous {
             None => Replacing::Nothing,

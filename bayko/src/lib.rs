@@ -10,6 +10,7 @@ pub mod control;
 pub mod engine;
 pub mod inbox;
 pub mod log;
+pub mod progress;
 pub mod redrive;
 pub mod store;
 pub mod tools;

@@ -397,9 +397,16 @@ impl Worker {
                 .in_current_span(),
         );
         let outcome = self.engine.run(&task, &mut log, &control).await;
-        heartbeat.abort();
+        // The heartbeat writes the status only while it holds `held`: stopping it with the lock
+        // in hand never cuts a write short (a write that landed unseen would make our final
+        // commit look like a lost lease).
+        let mut held = {
+            let held = held.lock().await;
+            heartbeat.abort();
+            held.clone()
+        };
         let _ = heartbeat.await;
-        let held = held.lock().await.clone();
+        held.status.progress = control.progress().snapshot();
         let elapsed_ms = started.elapsed().as_millis() as u64;
 
         let conclusion = match outcome {
@@ -446,9 +453,14 @@ impl Worker {
         let mut ticks = tokio::time::interval(self.config.heartbeat);
         ticks.tick().await;
         loop {
-            ticks.tick().await;
+            // Progress is written as soon as a step starts or ends, and again with each beat.
+            let beat = tokio::select! {
+                _ = ticks.tick() => true,
+                () = control.progress().changed() => false,
+            };
             {
                 let mut held = held.lock().await;
+                held.status.progress = control.progress().snapshot();
                 match self.statuses.renew(&key, &held, self.config.lease).await {
                     Ok(renewed) => *held = renewed,
                     Err(StoreError::Conflict) => {
@@ -457,6 +469,9 @@ impl Worker {
                     }
                     Err(err) => tracing::warn!(error = %err, "could not renew the lease"),
                 }
+            }
+            if !beat {
+                continue;
             }
             // After the lease: a redelivery must find the lease already over, or it would
             // only be put back again, spending one of the message's receives.
@@ -558,6 +573,7 @@ impl Worker {
             error: Some(reason.into()),
             metrics: None,
             artifacts: Vec::new(),
+            progress: None,
         };
         self.finish_unclaimed(key, previous, status).await
     }
@@ -682,6 +698,7 @@ mod tests {
             error: None,
             metrics: None,
             artifacts: Vec::new(),
+            progress: None,
         };
         assert!(lease_remaining(&status, now).is_some_and(|d| d <= Duration::from_secs(30)));
         status.lease_until = Some(now - Duration::from_secs(1));

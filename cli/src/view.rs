@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use shared::task::{TaskMetrics, TaskState};
+use shared::task::{Progress, TaskMetrics, TaskState};
 use uuid::Uuid;
 
 /// `POST /v1/tasks`'s 202.
@@ -26,6 +26,8 @@ pub struct TaskView {
     pub metrics: Option<TaskMetrics>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub artifacts: Vec<ArtifactLink>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<Progress>,
     /// Every other field, kept so that `--json` prints Brown's document whole.
     #[serde(flatten)]
     pub rest: Map<String, Value>,

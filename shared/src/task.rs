@@ -163,6 +163,47 @@ pub struct TaskStatus {
     pub metrics: Option<TaskMetrics>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub artifacts: Vec<ArtifactRef>,
+    /// The plan's steps and how far each has come, written at step boundaries and with the
+    /// heartbeat; absent before the task is planned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<Progress>,
+}
+
+/// Where a task is in its plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Progress {
+    /// In plan order.
+    pub steps: Vec<StepProgress>,
+    /// The steps running now (independent steps run at once).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub in_flight: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepProgress {
+    pub id: String,
+    pub state: StepState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepState {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+impl Progress {
+    /// Steps that have ended, either way.
+    pub fn done(&self) -> usize {
+        self.steps
+            .iter()
+            .filter(|step| matches!(step.state, StepState::Succeeded | StepState::Failed))
+            .count()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use shared::{
     keys::{TaskKey, Tenant},
-    task::{TaskDocument, TaskMetrics, TaskState, TaskStatus, TaskV1},
+    task::{Progress, TaskDocument, TaskMetrics, TaskState, TaskStatus, TaskV1},
 };
 use uuid::Uuid;
 
@@ -124,6 +124,9 @@ pub struct StatusView {
     pub metrics: Option<TaskMetrics>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub artifacts: Vec<ArtifactLink>,
+    /// The plan's steps and their states, once Bayko has planned the task.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub progress: Option<Progress>,
 }
 
 #[derive(Debug, Serialize)]
@@ -203,6 +206,7 @@ pub(crate) async fn view(state: &AppState, key: &TaskKey) -> Result<StatusView, 
             error: None,
             metrics: None,
             artifacts: Vec::new(),
+            progress: None,
         },
         Stored::Status(status) => with_links(state, *status).await?,
     };
@@ -235,5 +239,6 @@ pub(crate) async fn with_links(
         error: status.error,
         metrics: status.metrics,
         artifacts,
+        progress: status.progress,
     })
 }

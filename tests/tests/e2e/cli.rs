@@ -83,6 +83,8 @@ async fn submit_shows_progress_on_a_terminal_and_downloads_the_artifacts() {
         run.screen
     );
     assert!(run.screen.contains("succeeded"), "{}", run.screen);
+    // The bar over the plan's steps, full at the end.
+    assert!(run.screen.contains("3/3 steps"), "{}", run.screen);
 
     let out = dir.join("report");
     let payload = read_json(&out.join("output_payload.json"));

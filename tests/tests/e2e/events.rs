@@ -57,6 +57,15 @@ async fn the_stream_follows_a_task_to_its_end_and_resumes_after_a_disconnect() {
     let last = events.last().unwrap();
     assert_eq!(last.status["status"], "succeeded", "{:?}", last.status);
     assert_eq!(last.status["artifacts"].as_array().map(Vec::len), Some(3));
+    // The plan's steps, every one ended.
+    assert_eq!(
+        last.status["progress"],
+        json!({"steps": [
+            {"id": "scan", "state": "succeeded"},
+            {"id": "analyse", "state": "succeeded"},
+            {"id": "summarise", "state": "succeeded"},
+        ]})
+    );
     // The final event is what the status API says.
     let status = stack.wait_until_final(&task_id).await;
     assert_eq!(last.status["finished_at"], status["finished_at"]);
