@@ -103,6 +103,17 @@ impl StatusStore {
             .await
     }
 
+    /// Writes the held status again (with its progress), leaving the lease as it is: only the
+    /// heartbeat, which also extends the message's visibility, moves the lease.
+    pub async fn touch(&self, key: &TaskKey, held: &Versioned) -> Result<Versioned, StoreError> {
+        let status = TaskStatus {
+            updated_at: Utc::now(),
+            ..held.status.clone()
+        };
+        self.write(key, status, Replacing::Version(&held.etag))
+            .await
+    }
+
     /// Gives the task up (shutdown): the lease ends now, so the next delivery takes over at
     /// once instead of waiting for it to run out.
     pub async fn release(&self, key: &TaskKey, held: &Versioned) -> Result<Versioned, StoreError> {

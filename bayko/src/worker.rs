@@ -453,15 +453,24 @@ impl Worker {
         let mut ticks = tokio::time::interval(self.config.heartbeat);
         ticks.tick().await;
         loop {
-            // Progress is written as soon as a step starts or ends, and again with each beat.
+            // Progress is written soon after a step starts or ends, and again with each beat.
             let beat = tokio::select! {
                 _ = ticks.tick() => true,
-                () = control.progress().changed() => false,
+                () = control.progress().changed() => {
+                    // Steps often start and end together: one write for the lot, and none
+                    // at all when the task ends meanwhile (its final status carries it).
+                    tokio::time::sleep(PROGRESS_SETTLE.min(self.config.heartbeat / 2)).await;
+                    false
+                }
             };
             {
                 let mut held = held.lock().await;
                 held.status.progress = control.progress().snapshot();
-                match self.statuses.renew(&key, &held, self.config.lease).await {
+                let written = match beat {
+                    true => self.statuses.renew(&key, &held, self.config.lease).await,
+                    false => self.statuses.touch(&key, &held).await,
+                };
+                match written {
                     Ok(renewed) => *held = renewed,
                     Err(StoreError::Conflict) => {
                         control.stop(StopReason::LostLease);
@@ -619,6 +628,10 @@ impl Worker {
 }
 
 const CANCELLED: &str = "cancelled at the client's request";
+
+/// How long progress changes are gathered before one status write carries them: at most one
+/// progress write a second per task, so progress does not multiply the status writes.
+const PROGRESS_SETTLE: Duration = Duration::from_secs(1);
 
 impl Conclusion {
     fn ended(state: TaskState, reason: String) -> Self {
