@@ -19,7 +19,7 @@ use shared::{
     task::TaskStatus,
 };
 
-use crate::worker::backoff;
+use crate::backoff::full_jitter;
 
 /// Attempts per event, and the first pause between them (doubled each time, with jitter).
 const ATTEMPTS: u32 = 5;
@@ -73,7 +73,7 @@ impl Notifier {
                 }
                 Err(err) if attempt < ATTEMPTS => {
                     tracing::info!(error = %err, attempt, "Task Finished not published, retrying");
-                    tokio::time::sleep(backoff(RETRY_BASE, RETRY_MAX, attempt)).await;
+                    tokio::time::sleep(full_jitter(RETRY_BASE, RETRY_MAX, attempt)).await;
                 }
                 Err(err) => self.count_failure(&err.to_string()),
             }
