@@ -8,6 +8,8 @@ use bb_aws::ObjectStore;
 use shared::keys::TaskKey;
 use tokio_util::sync::CancellationToken;
 
+use crate::progress::ProgressTracker;
+
 /// Why a task was stopped. The first reason wins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StopReason {
@@ -25,6 +27,7 @@ pub struct TaskControl {
     token: CancellationToken,
     reason: Arc<OnceLock<StopReason>>,
     probe: Option<CancelProbe>,
+    progress: ProgressTracker,
 }
 
 /// Looks for the client's cancel request in the tasks bucket.
@@ -57,6 +60,7 @@ impl TaskControl {
             token: parent.child_token(),
             reason: Arc::new(OnceLock::new()),
             probe,
+            progress: ProgressTracker::default(),
         }
     }
 
@@ -95,6 +99,11 @@ impl TaskControl {
             self.stop(StopReason::Cancelled);
         }
         self.stopped().map_or(Ok(()), Err)
+    }
+
+    /// Where the task is in its plan: the engine reports, the heartbeat writes it down.
+    pub fn progress(&self) -> &ProgressTracker {
+        &self.progress
     }
 
     pub fn probe(&self) -> Option<&CancelProbe> {

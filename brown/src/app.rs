@@ -19,7 +19,7 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::{config::Config, metrics::Metrics, routes, store::TaskStore};
+use crate::{config::Config, metrics::Metrics, routes, store::TaskStore, watchers::Watchers};
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -27,6 +27,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub store: TaskStore,
     pub metrics: Arc<Metrics>,
+    /// Event streams open per tenant.
+    pub watchers: Watchers,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -39,6 +41,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/tasks/{task_id}",
             get(routes::tasks::status).delete(routes::tasks::cancel),
         )
+        .route("/v1/tasks/{task_id}/events", get(routes::events::events))
         .route("/healthz", get(routes::health::alive))
         .route("/readyz", get(routes::health::ready))
         .fallback(routes::not_found)
@@ -103,6 +106,7 @@ pub struct Application {
     metrics_listener: Option<TcpListener>,
     metrics: Arc<Metrics>,
     router: Router,
+    watchers: Watchers,
 }
 
 impl Application {
@@ -127,6 +131,7 @@ impl Application {
             metrics.clone(),
         );
         let state = AppState {
+            watchers: Watchers::new(config.events_max_watchers),
             config: Arc::new(config),
             store,
             metrics: metrics.clone(),
@@ -135,6 +140,7 @@ impl Application {
             listener,
             metrics_listener,
             metrics,
+            watchers: state.watchers.clone(),
             router: router(state),
         })
     }
@@ -165,8 +171,13 @@ impl Application {
                 stopping.clone().cancelled_owned(),
             ))
         });
+        let watchers = self.watchers;
         let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                // Event streams would hold the drain open until they end on their own.
+                watchers.close_all();
+            })
             .await
             .context("serving HTTP");
         // The last scrape may come after the public port closed; stop the metrics with it.

@@ -26,6 +26,12 @@ pub struct Config {
     pub link_ttl: Duration,
     /// A request that takes longer is answered 503, so a stuck dependency never hangs a client.
     pub request_timeout: Duration,
+    /// How often an idle event stream gets a keep-alive comment.
+    pub events_keep_alive: Duration,
+    /// Longest life of one event stream; the client resumes with `Last-Event-ID`.
+    pub events_max_duration: Duration,
+    /// Event streams one tenant may hold open at once.
+    pub events_max_watchers: usize,
 }
 
 impl Config {
@@ -63,6 +69,20 @@ impl Config {
                 "BROWN_REQUEST_TIMEOUT_SECONDS",
                 Duration::from_secs(15),
             )?,
+            events_keep_alive: config::seconds_or(
+                "BROWN_EVENTS_KEEPALIVE_SECONDS",
+                Duration::from_secs(15),
+            )?,
+            events_max_duration: config::seconds_or(
+                "BROWN_EVENTS_MAX_SECONDS",
+                Duration::from_secs(3600),
+            )?,
+            events_max_watchers: config::check(
+                "BROWN_EVENTS_MAX_WATCHERS",
+                config::parse_or("BROWN_EVENTS_MAX_WATCHERS", 32usize)?,
+                |n| *n >= 1,
+                "must be at least 1",
+            )?,
         })
     }
 
@@ -77,6 +97,9 @@ impl Config {
             max_body_bytes: 1024 * 1024,
             link_ttl: Duration::from_secs(900),
             request_timeout: Duration::from_secs(15),
+            events_keep_alive: Duration::from_secs(15),
+            events_max_duration: Duration::from_secs(3600),
+            events_max_watchers: 32,
         }
     }
 }

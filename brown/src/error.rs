@@ -30,6 +30,8 @@ pub enum ApiError {
     IdempotencyKeyReused(uuid::Uuid),
     #[error("task {0} is already {1}; only a queued or running task can be cancelled")]
     AlreadyFinished(uuid::Uuid, &'static str),
+    #[error("this tenant already has {0} event streams open; close one or poll the status")]
+    TooManyWatchers(usize),
     #[error("no route for {0}")]
     RouteNotFound(String),
     #[error("storage is unavailable, try again shortly: {0}")]
@@ -95,6 +97,11 @@ impl ApiError {
                 "/problems/task-finished",
                 "Task already finished",
             ),
+            Self::TooManyWatchers(_) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "/problems/too-many-watchers",
+                "Too many event streams",
+            ),
             Self::RouteNotFound(_) => (
                 StatusCode::NOT_FOUND,
                 "/problems/route-not-found",
@@ -157,7 +164,7 @@ impl IntoResponse for ApiError {
                 .insert(crate::metrics::Rejection(reason));
         }
         let headers = response.headers_mut();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response

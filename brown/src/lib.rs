@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod routes;
 pub mod store;
 pub mod validate;
+pub mod watchers;
 
 pub use app::Application;
 pub use config::Config;

@@ -40,6 +40,17 @@ pub enum Stored {
     Missing,
 }
 
+/// A status looked at again with the ETag it had.
+pub enum Watched {
+    Changed {
+        status: Box<TaskStatus>,
+        etag: Option<String>,
+    },
+    Unchanged,
+    /// No status yet: the task is queued (or unknown).
+    NoStatus,
+}
+
 /// Maps an SDK error: outages become 503s, everything else is ours to investigate.
 fn s3_error<E>(
     action: &'static str,
@@ -189,6 +200,44 @@ impl TaskStore {
             Err(SdkError::ServiceError(err)) if err.err().is_not_found() => Ok(Stored::Missing),
             Err(err) => Err(s3_error("looking up the task")(err)),
         }
+    }
+
+    /// The status, unless it still has `etag`: S3 answers 304 to a conditional GET, so watching
+    /// an unchanged status costs no transfer.
+    pub async fn status_if_changed(
+        &self,
+        key: &TaskKey,
+        etag: Option<&str>,
+    ) -> Result<Watched, ApiError> {
+        let request = self
+            .s3
+            .get_object()
+            .bucket(&self.tasks_bucket)
+            .key(key.status())
+            .set_if_none_match(etag.map(str::to_owned));
+        let object = match request.send().await {
+            Ok(object) => object,
+            Err(err) if err.raw_response().map(|r| r.status().as_u16()) == Some(304) => {
+                return Ok(Watched::Unchanged);
+            }
+            Err(SdkError::ServiceError(err)) if err.err().is_no_such_key() => {
+                return Ok(Watched::NoStatus);
+            }
+            Err(err) => return Err(s3_error("watching the status")(err)),
+        };
+        let etag = object.e_tag.clone();
+        let bytes = object
+            .body
+            .collect()
+            .await
+            .map_err(|err| ApiError::Unavailable(format!("watching the status: {err}")))?
+            .into_bytes();
+        let StatusDocument::V1(status) = serde_json::from_slice(&bytes)
+            .with_context(|| format!("status document {} is invalid", key.status()))?;
+        Ok(Watched::Changed {
+            status: Box::new(status),
+            etag,
+        })
     }
 
     /// An object of the tasks bucket, if it exists.

@@ -26,6 +26,8 @@ pub const MAX_TOOL_NAME_CHARS: usize = 64;
 pub const MAX_METADATA_ENTRIES: usize = 32;
 pub const MAX_METADATA_KEY_CHARS: usize = 128;
 pub const MAX_METADATA_VALUE_CHARS: usize = 1024;
+pub const MAX_GROUP_BY: usize = 8;
+pub const MAX_COLUMN_NAME_CHARS: usize = 256;
 
 /// One invalid field: a JSON path (`data.format`, `tools[2]`) and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -158,7 +160,7 @@ fn data(value: &Value, errors: &mut Vec<FieldError>) -> Option<TaskData> {
     };
     let before = errors.len();
     for field in object.keys() {
-        if !["format", "content"].contains(&field.as_str()) {
+        if !["format", "content", "group_by"].contains(&field.as_str()) {
             errors.push(FieldError::new(format!("data.{field}"), "unknown field"));
         }
     }
@@ -200,12 +202,57 @@ fn data(value: &Value, errors: &mut Vec<FieldError>) -> Option<TaskData> {
             None
         }
     };
+    let group_by = object
+        .get("group_by")
+        .map(|value| group_by(value, errors))
+        .unwrap_or_default();
     match (format, content) {
-        (Some(format), Some(content)) if errors.len() == before => {
-            Some(TaskData { format, content })
-        }
+        (Some(format), Some(content)) if errors.len() == before => Some(TaskData {
+            format,
+            content,
+            group_by,
+        }),
         _ => None,
     }
+}
+
+/// Column names to group the data by: which exist is for Bayko to find out, in the data.
+fn group_by(value: &Value, errors: &mut Vec<FieldError>) -> Vec<String> {
+    let Some(items) = value.as_array() else {
+        errors.push(type_error(
+            "data.group_by",
+            "an array of column names",
+            value,
+        ));
+        return Vec::new();
+    };
+    if items.len() > MAX_GROUP_BY {
+        errors.push(FieldError::new(
+            "data.group_by",
+            format!("at most {MAX_GROUP_BY} columns"),
+        ));
+        return Vec::new();
+    }
+    let mut names: Vec<String> = Vec::with_capacity(items.len());
+    for (index, item) in items.iter().enumerate() {
+        let field = format!("data.group_by[{index}]");
+        match item {
+            Value::String(name)
+                if name.trim().is_empty() || name.chars().count() > MAX_COLUMN_NAME_CHARS =>
+            {
+                errors.push(FieldError::new(
+                    field,
+                    format!("must be 1 to {MAX_COLUMN_NAME_CHARS} characters, not blank"),
+                ));
+            }
+            Value::String(name) if names.contains(name) => {
+                errors.push(FieldError::new(field, "names a column twice"));
+            }
+            Value::String(name) => names.push(name.clone()),
+            other => errors.push(type_error(&field, "a string", other)),
+        }
+    }
+    names
 }
 
 fn tools(value: &Value, errors: &mut Vec<FieldError>) -> Vec<String> {
@@ -353,6 +400,29 @@ mod tests {
                 "metadata.a"
             ]
         );
+    }
+
+    #[test]
+    fn group_by_names_columns() {
+        let request = task_request(&json!({
+            "input": "x",
+            "data": {"format": "csv", "content": "a,b\n1,2\n", "group_by": ["a", "b"]},
+        }))
+        .unwrap();
+        assert_eq!(request.data.unwrap().group_by, ["a", "b"]);
+        let invalid = fields(json!({
+            "input": "x",
+            "data": {"format": "csv", "content": "a", "group_by": ["a", " ", "a", 3]},
+        }));
+        assert_eq!(
+            invalid,
+            ["data.group_by[1]", "data.group_by[2]", "data.group_by[3]"]
+        );
+        let invalid = fields(json!({
+            "input": "x",
+            "data": {"format": "csv", "content": "a", "group_by": "a"},
+        }));
+        assert_eq!(invalid, ["data.group_by"]);
     }
 
     #[test]

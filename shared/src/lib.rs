@@ -8,8 +8,10 @@
 pub mod artifacts;
 pub mod config;
 pub mod event;
+pub mod finished;
 pub mod keys;
 pub mod metrics;
 pub mod shutdown;
+pub mod sse;
 pub mod task;
 pub mod telemetry;

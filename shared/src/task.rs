@@ -74,6 +74,9 @@ impl TaskV1 {
 pub struct TaskData {
     pub format: DataFormat,
     pub content: String,
+    /// Columns to total the data by; by default, the first text column that is not a period.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_by: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,12 +167,53 @@ pub struct TaskStatus {
     /// task's trace; a later attempt links its own run to this span.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traceparent: Option<String>,
+    /// The plan's steps and how far each has come, written at step boundaries and with the
+    /// heartbeat; absent before the task is planned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<Progress>,
 }
 
 impl TaskStatus {
     /// The trace id of the run that wrote this status, if it was traced.
     pub fn trace_id(&self) -> Option<&str> {
         self.traceparent.as_deref()?.split('-').nth(1)
+    }
+}
+
+/// Where a task is in its plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Progress {
+    /// In plan order.
+    pub steps: Vec<StepProgress>,
+    /// The steps running now (independent steps run at once).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub in_flight: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepProgress {
+    pub id: String,
+    pub state: StepState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepState {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+impl Progress {
+    /// Steps that have ended, either way.
+    pub fn done(&self) -> usize {
+        self.steps
+            .iter()
+            .filter(|step| matches!(step.state, StepState::Succeeded | StepState::Failed))
+            .count()
     }
 }
 
@@ -203,6 +247,7 @@ mod tests {
             data: Some(TaskData {
                 format: DataFormat::Csv,
                 content: "a,b\n1,2\n".into(),
+                group_by: vec!["a".into()],
             }),
             tools: vec!["data-processor".into()],
             metadata: BTreeMap::from([("team".into(), "finance".into())]),

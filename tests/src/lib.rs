@@ -3,7 +3,13 @@
 //!
 //! The emulator's endpoint comes from `BB_TEST_AWS_ENDPOINT`; `cargo xtask test` sets it.
 
+mod events;
+mod terminal;
+
 use std::time::{Duration, Instant};
+
+pub use events::{EventStream, StatusEvent};
+pub use terminal::{TerminalRun, run_in_terminal};
 
 use aws_config::SdkConfig;
 use bb_aws::AwsSettings;
@@ -65,6 +71,7 @@ pub fn bayko_config(provisioned: &Provisioned) -> bayko::Config {
         metrics_bind: None,
         dlq_url: Some(provisioned.dead_letter_queue_url.clone()),
         queue_watch_interval: Duration::from_secs(1),
+        event_bus: None,
     }
 }
 
@@ -105,14 +112,27 @@ impl TestStack {
 
     /// Brown alone, with these AWS settings (an emulator endpoint is required).
     pub async fn spawn_brown_only_with(settings: AwsSettings) -> Self {
+        Self::spawn_brown_configured(settings, |_| {}).await
+    }
+
+    /// Brown alone, its configuration adjusted by `configure`.
+    pub async fn spawn_brown_only_configured(configure: impl FnOnce(&mut brown::Config)) -> Self {
+        Self::spawn_brown_configured(AwsSettings::emulator(endpoint()), configure).await
+    }
+
+    async fn spawn_brown_configured(
+        settings: AwsSettings,
+        configure: impl FnOnce(&mut brown::Config),
+    ) -> Self {
         let endpoint = settings.endpoint_url.clone().expect("an emulator endpoint");
         let endpoint = endpoint.as_str();
         let aws = settings.load().await;
         let provisioned = provision_isolated(&aws, test_queue_settings()).await;
-        let config = brown::Config::local(
+        let mut config = brown::Config::local(
             &provisioned.names.tasks_bucket,
             &provisioned.names.artifacts_bucket,
         );
+        configure(&mut config);
         let app = brown::Application::build(config, &aws)
             .await
             .expect("building Brown");
@@ -188,7 +208,8 @@ impl TestStack {
         self.start_worker(bayko::Worker::new(config, &self.aws));
     }
 
-    fn start_worker(&mut self, worker: bayko::Worker) {
+    /// Starts this in-process worker; it stops with the stack.
+    pub fn start_worker(&mut self, worker: bayko::Worker) {
         let shutdown = self.shutdown.clone();
         let previous = self.bayko.take();
         self.bayko = Some(tokio::spawn(async move {
@@ -277,6 +298,17 @@ impl TestStack {
         assert_eq!(response.status(), 202, "{:?}", response.text().await);
         let accepted: Value = response.json().await.expect("JSON body");
         accepted["task_id"].as_str().expect("task_id").to_owned()
+    }
+
+    /// Opens the task's event stream, resuming after `last_event_id` when given.
+    pub async fn events(&self, task_id: &str, last_event_id: Option<i64>) -> reqwest::Response {
+        let mut request = self
+            .http
+            .get(format!("{}/v1/tasks/{task_id}/events", self.base_url));
+        if let Some(id) = last_event_id {
+            request = request.header("Last-Event-ID", id.to_string());
+        }
+        request.send().await.expect("GET /v1/tasks/{id}/events")
     }
 
     pub async fn status(&self, task_id: &str) -> reqwest::Response {

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use shared::{
     keys::{TaskKey, Tenant},
-    task::{TaskDocument, TaskMetrics, TaskState, TaskStatus, TaskV1},
+    task::{Progress, TaskDocument, TaskMetrics, TaskState, TaskStatus, TaskV1},
 };
 use uuid::Uuid;
 
@@ -132,6 +132,9 @@ pub struct StatusView {
     /// through Brown.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trace_id: Option<String>,
+    /// The plan's steps and their states, once Bayko has planned the task.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub progress: Option<Progress>,
 }
 
 #[derive(Debug, Serialize)]
@@ -176,7 +179,7 @@ pub async fn cancel(
 }
 
 /// A malformed id names no task: the same answer as an unknown one.
-fn task_key(tenant: Tenant, task_id: &str) -> Result<TaskKey, ApiError> {
+pub(crate) fn task_key(tenant: Tenant, task_id: &str) -> Result<TaskKey, ApiError> {
     let id = Uuid::parse_str(task_id).map_err(|_| ApiError::TaskNotFound(task_id.to_owned()))?;
     Ok(TaskKey::new(tenant, id))
 }
@@ -196,7 +199,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     Ok(Some(key.to_owned()))
 }
 
-async fn view(state: &AppState, key: &TaskKey) -> Result<StatusView, ApiError> {
+pub(crate) async fn view(state: &AppState, key: &TaskKey) -> Result<StatusView, ApiError> {
     let id = key.task_id;
     let view = match state.store.task(key).await? {
         Stored::Missing => return Err(ApiError::TaskNotFound(id.to_string())),
@@ -212,13 +215,17 @@ async fn view(state: &AppState, key: &TaskKey) -> Result<StatusView, ApiError> {
             metrics: None,
             artifacts: Vec::new(),
             trace_id: None,
+            progress: None,
         },
         Stored::Status(status) => with_links(state, *status).await?,
     };
     Ok(view)
 }
 
-async fn with_links(state: &AppState, status: TaskStatus) -> Result<StatusView, ApiError> {
+pub(crate) async fn with_links(
+    state: &AppState,
+    status: TaskStatus,
+) -> Result<StatusView, ApiError> {
     let ttl = state.config.link_ttl;
     let expires_at = Utc::now() + ttl;
     let trace_id = status.trace_id().map(str::to_owned);
@@ -243,5 +250,6 @@ async fn with_links(state: &AppState, status: TaskStatus) -> Result<StatusView, 
         error: status.error,
         metrics: status.metrics,
         artifacts,
+        progress: status.progress,
     })
 }

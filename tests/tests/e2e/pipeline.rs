@@ -106,17 +106,19 @@ async fn csv_task_succeeds_with_three_correct_artifacts() {
         close(&got["stddev"], want.stddev);
     }
 
-    // Totals grouped by the first text column (quarter), checked against a hand-made sum.
-    let mut by_quarter: BTreeMap<&str, f64> = BTreeMap::new();
+    // Totals grouped by the first text column that is not a period (region, not quarter),
+    // checked against a hand-made sum.
+    let mut by_region: BTreeMap<&str, f64> = BTreeMap::new();
     for line in QUARTERLY.lines().skip(1) {
         let cells: Vec<&str> = line.split(',').collect();
-        *by_quarter.entry(cells[0]).or_default() += cells[2].parse::<f64>().unwrap();
+        *by_region.entry(cells[1]).or_default() += cells[2].parse::<f64>().unwrap();
     }
     let groups = &payload["steps"]["analyse"]["output"]["group_by"];
-    assert_eq!(groups["column"], "quarter");
-    for (quarter, revenue) in by_quarter {
-        close(&groups["groups"][quarter]["totals"]["revenue"], revenue);
-        assert_eq!(groups["groups"][quarter]["rows"], 2);
+    assert_eq!(groups["column"], "region");
+    assert_eq!(groups["groups"].as_object().unwrap().len(), by_region.len());
+    for (region, revenue) in by_region {
+        close(&groups["groups"][region]["totals"]["revenue"], revenue);
+        assert_eq!(groups["groups"][region]["rows"], 4);
     }
 
     let quality: Value =
@@ -217,5 +219,25 @@ async fn objects_outside_the_inbox_cause_no_work() {
     assert_eq!(bodies.len(), 1, "{bodies:?}");
     assert!(bodies[0].contains(&task_id), "{}", bodies[0]);
     assert!(!bodies.iter().any(|body| body.contains("elsewhere/")));
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grouping_by_a_column_the_data_lacks_fails_with_its_columns() {
+    let stack = TestStack::spawn().await;
+    let task_id = stack
+        .submit_ok(&json!({
+            "input": "Revenue per country",
+            "data": {"format": "csv", "content": QUARTERLY, "group_by": ["country"]},
+        }))
+        .await;
+    let status = stack.wait_until_final(&task_id).await;
+    assert_eq!(status["status"], "failed", "{status}");
+    let error = status["error"].as_str().unwrap();
+    assert!(error.contains("cannot group by \"country\""), "{error}");
+    assert!(
+        error.contains("quarter, region, revenue, units, cost"),
+        "{error}"
+    );
     stack.stop().await;
 }
