@@ -1,10 +1,8 @@
 //! The S3 calls Brown may make, and no others: write a new task to `inbox/`, read a task's
-//! status, sign links to its artifacts, and check that the tasks bucket is reachable.
-
-use std::time::Duration;
+//! status, and check that the tasks bucket is reachable. (Links are signed by `links`.)
 
 use anyhow::Context;
-use aws_sdk_s3::{error::SdkError, presigning::PresigningConfig, primitives::ByteStream};
+use aws_sdk_s3::{error::SdkError, primitives::ByteStream};
 use bb_aws::is_transient;
 use chrono::{DateTime, Utc};
 use shared::{
@@ -18,7 +16,6 @@ use crate::error::ApiError;
 pub struct TaskStore {
     s3: aws_sdk_s3::Client,
     tasks_bucket: String,
-    artifacts_bucket: String,
 }
 
 /// What S3 knows about a task.
@@ -52,12 +49,8 @@ where
 }
 
 impl TaskStore {
-    pub fn new(s3: aws_sdk_s3::Client, tasks_bucket: String, artifacts_bucket: String) -> Self {
-        Self {
-            s3,
-            tasks_bucket,
-            artifacts_bucket,
-        }
+    pub fn new(s3: aws_sdk_s3::Client, tasks_bucket: String) -> Self {
+        Self { s3, tasks_bucket }
     }
 
     /// Writes a new task. Returns only once S3 has it: a 202 is a promise.
@@ -163,20 +156,6 @@ impl TaskStore {
                     ApiError::Unavailable(format!("{action}: {err}"))
                 }
             })
-    }
-
-    /// A time-limited GET link to an artifact.
-    pub async fn artifact_link(&self, key: &str, ttl: Duration) -> Result<String, ApiError> {
-        let presigning = PresigningConfig::expires_in(ttl).context("link lifetime")?;
-        let request = self
-            .s3
-            .get_object()
-            .bucket(&self.artifacts_bucket)
-            .key(key)
-            .presigned(presigning)
-            .await
-            .context("signing an artifact link")?;
-        Ok(request.uri().to_owned())
     }
 
     /// Readiness: the tasks bucket answers.

@@ -2,10 +2,14 @@
 //!
 //! 1. transport: `Content-Type` is JSON (415) and the body fits the limit (413);
 //! 2. syntax: the body parses as JSON (400);
-//! 3. schema and semantics: every field is checked and *every* problem is reported at once,
-//!    each naming its field (422).
+//! 3. schema: every field is checked and *every* problem is reported at once, each naming its
+//!    field (422 `/problems/validation`);
+//! 4. semantics: the data parses in its declared format within the shared limits, by the same
+//!    parser Bayko uses (422 `/problems/invalid-data`, with line and column);
+//! 5. content policy: the tenant's rules on secrets, personal data and prompt injection
+//!    (422 `/problems/content-policy`; see [`crate::policy`]).
 //!
-//! Only a request that passes all three becomes a [`TaskRequest`]; nothing is written before.
+//! Only a request that passes every layer is written; nothing is written before.
 
 use std::collections::BTreeMap;
 
@@ -16,7 +20,12 @@ use axum::{
 };
 use serde::Serialize;
 use serde_json::{Map, Value};
-use shared::task::{DataFormat, TaskData};
+use shared::{
+    content,
+    limits::DataLimits,
+    task::{DataFormat, TaskData},
+};
+use utoipa::ToSchema;
 
 use crate::{app::AppState, error::ApiError};
 
@@ -27,11 +36,16 @@ pub const MAX_METADATA_ENTRIES: usize = 32;
 pub const MAX_METADATA_KEY_CHARS: usize = 128;
 pub const MAX_METADATA_VALUE_CHARS: usize = 1024;
 
-/// One invalid field: a JSON path (`data.format`, `tools[2]`) and what is wrong with it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One invalid field: a JSON path (`data.format`, `tools[2]`) and what is wrong with it; for
+/// data that does not parse, where in the data (1-based line and column).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<u64>,
 }
 
 impl FieldError {
@@ -39,6 +53,8 @@ impl FieldError {
         Self {
             field: field.into(),
             message: message.into(),
+            line: None,
+            column: None,
         }
     }
 }
@@ -128,6 +144,21 @@ pub fn task_request(body: &Value) -> Result<TaskRequest, Vec<FieldError>> {
         }),
         _ => Err(errors),
     }
+}
+
+/// Layer 4: the data parses in its declared format, within the shared limits.
+pub fn semantics(request: &TaskRequest) -> Result<(), Vec<FieldError>> {
+    let Some(data) = &request.data else {
+        return Ok(());
+    };
+    content::check(data.format, &data.content, &DataLimits::DEFAULT).map_err(|err| {
+        vec![FieldError {
+            field: "data.content".into(),
+            message: err.problem.to_string(),
+            line: Some(err.line),
+            column: Some(err.column),
+        }]
+    })
 }
 
 fn input(value: Option<&Value>, errors: &mut Vec<FieldError>) -> Option<String> {

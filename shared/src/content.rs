@@ -103,9 +103,9 @@ fn check_csv(content: &str, limits: &DataLimits) -> Result<(), ContentError> {
         }
         // The reader counts the blank lines it skips as part of the record: step over them.
         let record_start = record.position().map_or(start, csv::Position::byte) as usize;
-        let blank = content
-            .get(record_start..)
-            .map_or(0, |rest| rest.len() - rest.trim_start_matches(['\r', '\n']).len());
+        let blank = content.get(record_start..).map_or(0, |rest| {
+            rest.len() - rest.trim_start_matches(['\r', '\n']).len()
+        });
         let line = line_of((record_start + blank) as u64);
         let at = |column: usize, problem| ContentError {
             line,
@@ -188,8 +188,7 @@ fn check_json(content: &str, limits: &DataLimits) -> Result<(), ContentError> {
         ContentError {
             line: err.line() as u64,
             column: err.column().max(1) as u64,
-            problem: limit_problem(message)
-                .unwrap_or_else(|| Problem::Json(message.to_owned())),
+            problem: limit_problem(message).unwrap_or_else(|| Problem::Json(message.to_owned())),
         }
     })
 }

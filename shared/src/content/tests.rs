@@ -25,7 +25,11 @@ fn valid_data_in_each_format() {
         Ok(())
     );
     assert_eq!(
-        check(DataFormat::Json, r#"[{"a": 1, "b": [true, null]}]"#, &limits),
+        check(
+            DataFormat::Json,
+            r#"[{"a": 1, "b": [true, null]}]"#,
+            &limits
+        ),
         Ok(())
     );
     assert_eq!(
@@ -69,7 +73,10 @@ fn ragged_csv_is_a_parse_error() {
             found: 1
         }
     );
-    assert_eq!(err.to_string(), "line 4, column 2: CSV record has 1 fields, but the header has 2");
+    assert_eq!(
+        err.to_string(),
+        "line 4, column 2: CSV record has 1 fields, but the header has 2"
+    );
 }
 
 #[test]
