@@ -12,6 +12,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
+use bb_aws::S3Store;
 use tokio::{net::TcpListener, sync::Semaphore};
 use tower_http::{
     cors::CorsLayer,
@@ -26,7 +27,7 @@ use crate::{
     error::ApiError,
     links::LinkSigner,
     openapi, routes,
-    store::TaskStore,
+    store::{Probe, TaskStore},
 };
 
 /// What every handler can reach. Cheap to clone.
@@ -135,7 +136,12 @@ impl Application {
             .await
             .with_context(|| format!("binding {} (BROWN_BIND)", config.bind))?;
         let s3 = bb_aws::s3(aws);
-        let store = TaskStore::new(s3.clone(), config.tasks_bucket.clone());
+        let objects = Arc::new(S3Store::new(s3.clone(), config.tasks_bucket.clone()));
+        let probe = Probe::S3 {
+            s3: s3.clone(),
+            bucket: config.tasks_bucket.clone(),
+        };
+        let store = TaskStore::new(objects, probe);
         let links = match &config.cloudfront {
             Some(cloudfront) => LinkSigner::CloudFront(cloudfront.clone()),
             None => LinkSigner::S3 {

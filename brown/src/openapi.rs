@@ -2,13 +2,13 @@
 //! `/openapi.json`.
 
 use axum::Json;
-use serde_json::json;
+use serde_json::{Value, json};
 use shared::task::{DataFormat, TaskMetrics, TaskState};
 use utoipa::{
     Modify, OpenApi, PartialSchema, ToSchema,
     openapi::{
         RefOr,
-        schema::Schema,
+        schema::{Object, Schema},
         security::{Http, HttpAuthScheme, SecurityScheme},
     },
 };
@@ -21,55 +21,60 @@ use crate::{
 };
 
 /// The request body of `POST /v1/tasks`, for the description only: requests are checked
-/// field by field by `validate`, which reports every problem at once. Written out because the
-/// derive cannot say everything the validator enforces (`maxProperties`, item patterns).
+/// field by field by `validate`, which reports every problem at once. Its schema is written out
+/// in [`task_request_schema`] because the derive cannot say everything the validator enforces
+/// (`maxProperties`, `propertyNames`, item patterns).
 pub struct TaskRequestBody;
 
 impl PartialSchema for TaskRequestBody {
     fn schema() -> RefOr<Schema> {
-        let not_blank = r"\S";
-        serde_json::from_value(json!({
-            "type": "object",
-            "required": ["input"],
-            "additionalProperties": false,
-            "properties": {
-                "input": {
-                    "type": "string", "minLength": 1, "maxLength": validate::MAX_INPUT_CHARS,
-                    "pattern": not_blank,
-                    "description": "The instruction, in the client's words."
-                },
-                "data": {
-                    "type": ["object", "null"],
-                    "required": ["format", "content"],
-                    "additionalProperties": false,
-                    "description": "Inline data; content must parse as format within the shared limits.",
-                    "properties": {
-                        "format": {"type": "string", "enum": DataFormat::ALL},
-                        "content": {"type": "string", "minLength": 1, "pattern": not_blank}
-                    }
-                },
-                "tools": {
-                    "type": ["array", "null"], "maxItems": validate::MAX_TOOLS,
-                    "description": "Tool hints; the router has the last word.",
-                    "items": {
-                        "type": "string",
-                        "pattern": format!("^[a-z0-9._:-]{{1,{}}}$", validate::MAX_TOOL_NAME_CHARS)
-                    }
-                },
-                "metadata": {
-                    "type": ["object", "null"], "maxProperties": validate::MAX_METADATA_ENTRIES,
-                    "propertyNames": {"minLength": 1, "maxLength": validate::MAX_METADATA_KEY_CHARS},
-                    "additionalProperties": {
-                        "type": "string", "maxLength": validate::MAX_METADATA_VALUE_CHARS
-                    }
-                }
-            }
-        }))
-        .expect("a valid schema")
+        // Replaced by `task_request_schema` when the document is served.
+        RefOr::T(Schema::Object(Object::new()))
     }
 }
 
 impl ToSchema for TaskRequestBody {}
+
+fn task_request_schema() -> Value {
+    let not_blank = r"\S";
+    json!({
+        "type": "object",
+        "required": ["input"],
+        "additionalProperties": false,
+        "properties": {
+            "input": {
+                "type": "string", "minLength": 1, "maxLength": validate::MAX_INPUT_CHARS,
+                "pattern": not_blank,
+                "description": "The instruction, in the client's words."
+            },
+            "data": {
+                "type": ["object", "null"],
+                "required": ["format", "content"],
+                "additionalProperties": false,
+                "description": "Inline data; content must parse as format within the shared limits.",
+                "properties": {
+                    "format": {"type": "string", "enum": DataFormat::ALL},
+                    "content": {"type": "string", "minLength": 1, "pattern": not_blank}
+                }
+            },
+            "tools": {
+                "type": ["array", "null"], "maxItems": validate::MAX_TOOLS,
+                "description": "Tool hints; the router has the last word.",
+                "items": {
+                    "type": "string",
+                    "pattern": format!("^[a-z0-9._:-]{{1,{}}}$", validate::MAX_TOOL_NAME_CHARS)
+                }
+            },
+            "metadata": {
+                "type": ["object", "null"], "maxProperties": validate::MAX_METADATA_ENTRIES,
+                "propertyNames": {"minLength": 1, "maxLength": validate::MAX_METADATA_KEY_CHARS},
+                "additionalProperties": {
+                    "type": "string", "maxLength": validate::MAX_METADATA_VALUE_CHARS
+                }
+            }
+        }
+    })
+}
 
 #[derive(OpenApi)]
 #[openapi(
@@ -106,6 +111,13 @@ impl Modify for BearerKey {
     }
 }
 
-pub async fn document() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+/// The description as served: the derived document with the request schema written out.
+pub fn document_json() -> Value {
+    let mut document = serde_json::to_value(ApiDoc::openapi()).expect("a serialisable document");
+    document["components"]["schemas"]["TaskRequestBody"] = task_request_schema();
+    document
+}
+
+pub async fn document() -> Json<Value> {
+    Json(document_json())
 }

@@ -1,9 +1,12 @@
-//! The S3 calls Brown may make, and no others: write a new task to `inbox/`, read a task's
-//! status, and check that the tasks bucket is reachable. (Links are signed by `links`.)
+//! The storage calls Brown may make, and no others: write a new task to `inbox/`, read a task's
+//! status, request a cancellation, and check that the tasks bucket is reachable. (Links are
+//! signed by `links`.) The bucket is an [`ObjectStore`]: S3 in the product, memory in the route
+//! tests.
+
+use std::sync::Arc;
 
 use anyhow::Context;
-use aws_sdk_s3::{error::SdkError, primitives::ByteStream};
-use bb_aws::is_transient;
+use bb_aws::{AwsError, ObjectStore, Payload, PutMode};
 use chrono::{DateTime, Utc};
 use shared::{
     keys::TaskKey,
@@ -14,11 +17,22 @@ use crate::error::ApiError;
 
 #[derive(Clone)]
 pub struct TaskStore {
-    s3: aws_sdk_s3::Client,
-    tasks_bucket: String,
+    objects: Arc<dyn ObjectStore>,
+    probe: Probe,
 }
 
-/// What S3 knows about a task.
+/// How readiness is checked: a missing object is an answer, so the bucket itself is asked.
+#[derive(Clone)]
+pub enum Probe {
+    S3 {
+        s3: aws_sdk_s3::Client,
+        bucket: String,
+    },
+    /// An in-memory store is always there.
+    Memory,
+}
+
+/// What the store knows about a task.
 pub enum Stored {
     /// Bayko has written a status.
     Status(Box<TaskStatus>),
@@ -29,45 +43,36 @@ pub enum Stored {
     Missing,
 }
 
-/// Maps an SDK error: outages become 503s, everything else is ours to investigate.
-fn s3_error<E>(
-    action: &'static str,
-) -> impl FnOnce(SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> ApiError
-where
-    E: std::error::Error + Send + Sync + 'static,
-{
-    move |err| {
-        if is_transient(&err) {
-            ApiError::Unavailable(format!(
-                "{action}: {}",
-                aws_sdk_s3::error::DisplayErrorContext(&err)
-            ))
-        } else {
-            ApiError::Internal(anyhow::Error::new(err).context(action))
+/// Outages become 503s (the text goes to the log only); everything else is ours to
+/// investigate.
+impl From<AwsError> for ApiError {
+    fn from(err: AwsError) -> Self {
+        match err {
+            AwsError::Transient(reason) => ApiError::Unavailable(reason),
+            other => ApiError::Internal(anyhow::Error::new(other)),
         }
     }
 }
 
 impl TaskStore {
-    pub fn new(s3: aws_sdk_s3::Client, tasks_bucket: String) -> Self {
-        Self { s3, tasks_bucket }
+    pub fn new(objects: Arc<dyn ObjectStore>, probe: Probe) -> Self {
+        Self { objects, probe }
     }
 
-    /// Writes a new task. Returns only once S3 has it: a 202 is a promise.
-    /// `If-None-Match: *` makes the write create-only, so a task is never overwritten; a task
-    /// id that exists already (an idempotent retry) answers `Ok(false)`.
+    /// Writes a new task. Returns only once the store has it: a 202 is a promise.
+    /// The write is create-only, so a task is never overwritten; a task id that exists already
+    /// (an idempotent retry) answers `Ok(false)`.
     pub async fn put_new_task(&self, key: &TaskKey, task: &TaskDocument) -> Result<bool, ApiError> {
         let body = serde_json::to_vec(task).context("serialising the task")?;
-        self.create_only(&key.inbox(), body, "writing the task")
-            .await
+        self.create_only(&key.inbox(), body).await
     }
 
     /// The task as submitted.
     pub async fn read_task(&self, key: &TaskKey) -> Result<Option<TaskV1>, ApiError> {
-        let Some(object) = self.read(&key.inbox(), "reading the task").await? else {
+        let Some(object) = self.objects.get(&key.inbox()).await? else {
             return Ok(None);
         };
-        let TaskDocument::V1(task) = serde_json::from_slice(&object.bytes)
+        let TaskDocument::V1(task) = serde_json::from_slice(&object.body)
             .with_context(|| format!("task document {} is invalid", key.inbox()))?;
         Ok(Some(task))
     }
@@ -79,93 +84,46 @@ impl TaskStore {
             "requested_at": Utc::now(),
         }))
         .context("serialising the cancel request")?;
-        self.create_only(&key.cancel(), body, "requesting cancellation")
-            .await
-            .map(drop)
+        self.create_only(&key.cancel(), body).await.map(drop)
     }
 
-    /// A create-only write: `Ok(true)` when this call created the object, `Ok(false)` when it
-    /// existed already.
-    async fn create_only(
-        &self,
-        key: &str,
-        body: Vec<u8>,
-        action: &'static str,
-    ) -> Result<bool, ApiError> {
-        let written = self
-            .s3
-            .put_object()
-            .bucket(&self.tasks_bucket)
-            .key(key)
-            .if_none_match("*")
-            .content_type("application/json")
-            .body(ByteStream::from(body))
-            .send()
-            .await;
-        match written {
+    /// `Ok(true)` when this call created the object, `Ok(false)` when it existed already.
+    async fn create_only(&self, key: &str, body: Vec<u8>) -> Result<bool, ApiError> {
+        match self
+            .objects
+            .put(key, Payload::json(body), PutMode::Create)
+            .await
+        {
             Ok(_) => Ok(true),
-            Err(err)
-                if matches!(
-                    err.raw_response().map(|r| r.status().as_u16()),
-                    Some(412 | 409)
-                ) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(s3_error(action)(err)),
+            Err(AwsError::Conflict(_)) => Ok(false),
+            Err(err) => Err(err.into()),
         }
     }
 
     pub async fn task(&self, key: &TaskKey) -> Result<Stored, ApiError> {
-        if let Some(object) = self.read(&key.status(), "reading the status").await? {
-            let StatusDocument::V1(status) = serde_json::from_slice(&object.bytes)
+        if let Some(object) = self.objects.get(&key.status()).await? {
+            let StatusDocument::V1(status) = serde_json::from_slice(&object.body)
                 .with_context(|| format!("status document {} is invalid", key.status()))?;
             return Ok(Stored::Status(Box::new(status)));
         }
-        match self
-            .s3
-            .head_object()
-            .bucket(&self.tasks_bucket)
-            .key(key.inbox())
-            .send()
-            .await
-        {
-            Ok(head) => {
-                let submitted_at = head
-                    .last_modified
-                    .and_then(|at| DateTime::from_timestamp(at.secs(), at.subsec_nanos()))
-                    .unwrap_or_else(Utc::now);
-                Ok(Stored::Queued { submitted_at })
-            }
-            Err(SdkError::ServiceError(err)) if err.err().is_not_found() => Ok(Stored::Missing),
-            Err(err) => Err(s3_error("looking up the task")(err)),
-        }
-    }
-
-    /// An object of the tasks bucket, if it exists.
-    async fn read(
-        &self,
-        key: &str,
-        action: &'static str,
-    ) -> Result<Option<bb_aws::s3::Object>, ApiError> {
-        bb_aws::s3::read(&self.s3, &self.tasks_bucket, key)
-            .await
-            .map_err(|err| match err {
-                bb_aws::s3::ReadError::Request(err) => s3_error(action)(*err),
-                bb_aws::s3::ReadError::Body(err) => {
-                    ApiError::Unavailable(format!("{action}: {err}"))
-                }
-            })
+        Ok(match self.objects.head(&key.inbox()).await? {
+            Some(meta) => Stored::Queued {
+                submitted_at: meta.last_modified.unwrap_or_else(Utc::now),
+            },
+            None => Stored::Missing,
+        })
     }
 
     /// Readiness: the tasks bucket answers.
     pub async fn ping(&self) -> Result<(), ApiError> {
-        self.s3
-            .head_bucket()
-            .bucket(&self.tasks_bucket)
+        let Probe::S3 { s3, bucket } = &self.probe else {
+            return Ok(());
+        };
+        s3.head_bucket()
+            .bucket(bucket)
             .send()
             .await
-            .map_err(s3_error("reaching the tasks bucket"))?;
+            .map_err(|err| AwsError::from_sdk("reaching the tasks bucket", err))?;
         Ok(())
     }
 }

@@ -22,8 +22,10 @@ pub async fn alive() -> Json<Value> {
         (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn ready(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    // Not ready, whatever the cause: the balancer only needs to know to wait.
     state.store.ping().await.map_err(|err| match err {
         ApiError::Unavailable(reason) => ApiError::Unavailable(reason),
+        ApiError::Internal(err) => ApiError::Unavailable(format!("{err:#}")),
         other => ApiError::Unavailable(other.to_string()),
     })?;
     Ok(Json(json!({"status": "ready"})))
