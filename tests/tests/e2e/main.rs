@@ -2,6 +2,7 @@
 
 mod api;
 mod delivery;
+mod door;
 mod engine;
 mod faults;
 mod pipeline;
