@@ -115,6 +115,16 @@ impl Modify for BearerKey {
 pub fn document_json() -> Value {
     let mut document = serde_json::to_value(ApiDoc::openapi()).expect("a serialisable document");
     document["components"]["schemas"]["TaskRequestBody"] = task_request_schema();
+    // The header's rule, which the derive's tuple syntax cannot state.
+    if let Some(parameters) = document["paths"]["/v1/tasks"]["post"]["parameters"].as_array_mut() {
+        for parameter in parameters {
+            if parameter["name"] == "Idempotency-Key" {
+                parameter["schema"] = json!({
+                    "type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"
+                });
+            }
+        }
+    }
     document
 }
 

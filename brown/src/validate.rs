@@ -498,6 +498,8 @@ mod tests {
         }
 
         proptest! {
+            #![proptest_config(ProptestConfig::with_cases(96))]
+
             #[test]
             fn arbitrary_json_never_panics_and_what_passes_holds(body in any_json()) {
                 check(&body)?;

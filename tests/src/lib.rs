@@ -72,7 +72,10 @@ pub const OTHER_TENANT: &str = "globex";
 pub fn new_api_key(tenant: &str) -> (String, String) {
     let tenant = shared::keys::Tenant::parse(tenant).expect("a valid tenant");
     let (key, entry) = brown::keys::generate(&tenant);
-    (key, serde_json::to_string(&entry).expect("serialisable entry"))
+    (
+        key,
+        serde_json::to_string(&entry).expect("serialisable entry"),
+    )
 }
 
 /// An HTTP client that sends `key` as its bearer token on every request.
@@ -652,7 +655,10 @@ impl BrownProcess {
             .await
             .is_ok_and(|response| response.status() == 200)
         {
-            assert!(Instant::now() < deadline, "brown did not start; see {log:?}");
+            assert!(
+                Instant::now() < deadline,
+                "brown did not start; see {log:?}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         Self { child, base_url }
