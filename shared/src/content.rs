@@ -261,7 +261,7 @@ impl<'de> DeserializeSeed<'de> for Key<'_> {
 impl<'de> Visitor<'de> for Checked<'_> {
     type Value = ();
 
-    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str("any JSON value")
     }
 

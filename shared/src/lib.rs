@@ -6,6 +6,7 @@
 //!
 //! Brown and Bayko never talk to each other; this crate is the whole contract between them.
 
+pub mod artifacts;
 pub mod compliance;
 pub mod config;
 pub mod content;
