@@ -13,10 +13,16 @@ use std::fmt;
 use serde::Serialize;
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
+use shared::{
+    content::{self, ContentError, Problem},
+    limits::DataLimits,
+    task::DataFormat,
+};
 
 /// Most columns a table may have; wider input is rejected rather than
-/// producing an unreadable report.
-pub const MAX_COLUMNS: usize = 256;
+/// producing an unreadable report. The shared limit, so Brown has rejected
+/// such a table already.
+pub const MAX_COLUMNS: usize = DataLimits::DEFAULT.max_columns;
 
 /// Cell texts (after trimming) that mean "no value".
 const NULL_TOKENS: [&str; 6] = ["", "NA", "N/A", "null", "NULL", "-"];
@@ -94,6 +100,10 @@ pub enum DataError {
     /// The task asked to group by a column the data does not have.
     #[error("cannot group by {name:?}: the data has no such column (its columns: {columns})")]
     UnknownGroupColumn { name: String, columns: String },
+    /// Over the shared limits on task data (rows, cell length, nesting), or
+    /// not text: the shared parser's verdict, the same as Brown's.
+    #[error("{0}")]
+    Content(#[from] ContentError),
     /// More than [`MAX_COLUMNS`] columns; `name` is the first one too many.
     #[error("there are more than {limit} columns; column {name:?} is the first over the limit")]
     TooManyColumns { limit: usize, name: String },
@@ -228,6 +238,7 @@ pub fn analyse(
     if content.trim().is_empty() {
         return Err(DataError::Empty);
     }
+    within_shared_limits(format, content)?;
     let table = match format {
         TabularFormat::Csv => read_csv(content)?,
         TabularFormat::Json => read_json(content)?,
@@ -247,6 +258,31 @@ pub fn analyse(
         group_by: group_totals(&columns, group_by)?,
         periods: period_changes(&columns),
     })
+}
+
+/// Applies the shared parser's limits. Syntax errors are left to the readers
+/// below, whose messages say more about tables (empty names, repeated keys,
+/// the first column over the limit).
+fn within_shared_limits(format: TabularFormat, content: &str) -> Result<(), DataError> {
+    let format = match format {
+        TabularFormat::Csv => DataFormat::Csv,
+        TabularFormat::Json => DataFormat::Json,
+    };
+    match content::check(format, content, &DataLimits::DEFAULT) {
+        Err(err)
+            if !matches!(
+                err.problem,
+                Problem::Csv(_)
+                    | Problem::Json(_)
+                    | Problem::NoHeader
+                    | Problem::RaggedRecord { .. }
+                    | Problem::TooManyColumns { .. }
+            ) =>
+        {
+            Err(err.into())
+        }
+        _ => Ok(()),
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -112,7 +112,7 @@ async fn watch(
         current = match state.store.status_if_changed(&key, etag.as_deref()).await {
             Ok(Watched::Changed { status, etag: new }) => {
                 etag = new;
-                with_links(&state, *status).await.ok()
+                with_links(&state, &key, *status).await.ok()
             }
             // Unchanged, still queued, or S3 briefly unreachable: look again later.
             Ok(Watched::Unchanged | Watched::NoStatus) | Err(_) => None,

@@ -136,10 +136,9 @@ async fn an_unchanged_status_costs_a_304() {
     let task_id = stack.submit_ok(&quarterly_task()).await;
     stack.wait_until_final(&task_id).await;
     let store = brown::store::TaskStore::new(
-        stack.s3.clone(),
-        stack.tasks_bucket().to_owned(),
-        stack.artifacts_bucket().to_owned(),
-        std::sync::Arc::new(brown::metrics::Metrics::new()),
+        std::sync::Arc::new(bb_aws::S3Store::new(stack.s3.clone(), stack.tasks_bucket())),
+        brown::store::Probe::Memory,
+        Default::default(),
     );
     let key = shared::keys::TaskKey::new(
         shared::keys::Tenant::parse("default").unwrap(),

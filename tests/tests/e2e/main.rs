@@ -4,6 +4,7 @@ mod api;
 mod cli;
 mod completion;
 mod delivery;
+mod door;
 mod engine;
 mod events;
 mod faults;

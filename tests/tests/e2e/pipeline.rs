@@ -181,22 +181,21 @@ async fn json_records_are_analysed_like_csv() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unparseable_csv_fails_with_its_reason() {
+async fn unparseable_csv_is_rejected_at_the_door_with_its_place() {
+    // Brown runs the shared parser Bayko uses, so data Bayko could not parse never gets in.
     let stack = TestStack::spawn().await;
-    let task_id = stack
-        .submit_ok(&json!({
+    let response = stack
+        .submit(&json!({
             "input": "Analyse this",
             "data": {"format": "csv", "content": "region,revenue\nnorth,10\nsouth,20,extra\n"},
         }))
         .await;
-    let status = stack.wait_until_final(&task_id).await;
-    assert_eq!(status["status"], "failed", "{status}");
-    let error = status["error"].as_str().unwrap();
-    assert!(error.contains("line 3"), "{error}");
-    assert!(error.contains("2"), "{error}");
-    // What happened is still downloadable.
-    let log = stack.download(&status, "processing.log").await;
-    assert!(log.contains("step_failed"), "{log}");
+    assert_eq!(response.status(), 422);
+    let problem: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(problem["type"], "/problems/invalid-data");
+    assert_eq!(problem["errors"][0]["line"], 3);
+    assert_eq!(problem["errors"][0]["column"], 3);
+    assert!(stack.keys(stack.tasks_bucket(), "inbox/").await.is_empty());
     stack.stop().await;
 }
 
