@@ -6,3 +6,4 @@ mod engine;
 mod faults;
 mod pipeline;
 mod poison;
+mod seams;
