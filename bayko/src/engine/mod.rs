@@ -30,6 +30,7 @@ use shared::{
     task::{TaskState, TaskV1},
 };
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use crate::{
     control::{StopReason, TaskControl},
@@ -252,7 +253,13 @@ impl Engine {
                     .collect::<Vec<_>>()
             ),
         );
-        let call = tokio::time::timeout(llm.timeout, llm.tool.call(json!({"prompt": prompt})));
+        let call = tokio::time::timeout(llm.timeout, llm.tool.call(json!({"prompt": prompt})))
+            .instrument(tracing::info_span!(
+                "llm plan",
+                otel.name = "llm plan",
+                otel.kind = "client",
+                tool = crate::tools::claude::CLAUDE
+            ));
         let answer = tokio::select! {
             answer = call => answer,
             () = control.cancelled() => return Err(stop_reason(control).into()),
@@ -327,10 +334,18 @@ impl Engine {
                     log.clone(),
                     control.clone(),
                 );
-                running.spawn(async move {
-                    let result = engine.run_step(&step, &task, &deps, &log, &control).await;
-                    (step.id, result)
-                });
+                let span = tracing::info_span!(
+                    "step",
+                    otel.name = %format_args!("step {}", step.id),
+                    step = %step.id,
+                );
+                running.spawn(
+                    async move {
+                        let result = engine.run_step(&step, &task, &deps, &log, &control).await;
+                        (step.id, result)
+                    }
+                    .instrument(span),
+                );
             }
             let Some(joined) = running.join_next().await else {
                 break;
@@ -688,7 +703,7 @@ impl ToolCall<'_> {
         let started = Instant::now();
         let (result, attempts) = retry::retry(
             &self.registered.retry,
-            |_attempt| self.attempt(input.clone()),
+            |attempt| self.attempt(attempt, input.clone()),
             |attempt, error, delay| {
                 let detail = json!({
                     "step": step, "attempt": attempt, "delay_ms": delay.as_millis() as u64,
@@ -728,7 +743,7 @@ impl ToolCall<'_> {
 
     /// One attempt: a slot of the tool's pool, then the call under its timeout, either
     /// abandoned as soon as the task is stopped.
-    async fn attempt(&self, input: Value) -> Result<Value, CallError> {
+    async fn attempt(&self, attempt: u32, input: Value) -> Result<Value, CallError> {
         let registered = self.registered;
         let stopped = || CallError::Stopped(stop_reason(self.control));
         let (_slot, waited) = tokio::select! {
@@ -741,7 +756,17 @@ impl ToolCall<'_> {
             record_tool(self.log, Event::PoolWait, self.name, waited_ms, detail);
         }
         let idempotent = registered.tool.spec().idempotent;
-        let call = tokio::time::timeout(registered.timeout, registered.tool.call(input));
+        // One span per attempt: a client span, whether the tool runs here, in an MCP server or
+        // behind an LLM API.
+        let name = self.name;
+        let call = tokio::time::timeout(registered.timeout, registered.tool.call(input))
+            .instrument(tracing::info_span!(
+                "tool",
+                otel.name = %format_args!("tool {name}"),
+                otel.kind = "client",
+                tool = %name,
+                attempt,
+            ));
         tokio::select! {
             result = call => match result {
                 Ok(output) => output.map_err(|error| CallError::Tool { error, idempotent }),

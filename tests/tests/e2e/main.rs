@@ -4,6 +4,8 @@ mod api;
 mod delivery;
 mod engine;
 mod faults;
+mod metrics;
 mod pipeline;
 mod poison;
 mod seams;
+mod traces;
