@@ -3,13 +3,13 @@
 //! retry policy and timeout, with a fallback chain per capability — and judges every output
 //! (quality gates). What it returns becomes the task's three artifacts and its final state.
 
-pub mod breaker;
+pub(crate) mod breaker;
 pub mod config;
-pub mod plan;
-pub mod pool;
-pub mod quality;
-pub mod registry;
-pub mod retry;
+pub(crate) mod plan;
+pub(crate) mod pool;
+pub(crate) mod quality;
+pub(crate) mod registry;
+pub(crate) mod retry;
 
 mod input;
 #[cfg(test)]

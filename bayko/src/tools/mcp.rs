@@ -158,6 +158,9 @@ impl McpConnection {
     /// `structuredContent` when the server gives it, otherwise the text
     /// content blocks (a single text block that parses as JSON → that JSON;
     /// otherwise `{"text": "..."}`, blocks joined by newlines).
+    /// Only the tests wait without a limit; the engine calls through
+    /// [`call_with_timeout`](Self::call_with_timeout).
+    #[cfg(test)]
     pub async fn call(&self, tool: &str, arguments: Value) -> Result<Value, ToolError> {
         let arguments = self.arguments_object(tool, arguments)?;
         let result = self
