@@ -2,22 +2,28 @@
 //! them and writes the artifacts and the final status back to S3. It listens on no public port
 //! and never talks to Brown.
 
-pub mod artifacts;
+//!
+//! Modules are private by default: what the binary and the end-to-end tests use is re-exported
+//! here or lives in the public modules (`engine` for the registry and its configuration,
+//! `metrics`, `redrive`), so rustc finds what nothing calls.
+
+mod artifacts;
 mod backoff;
-pub mod claim;
-pub mod clock;
-pub mod completion;
-pub mod config;
-pub mod control;
+mod claim;
+mod clock;
+mod completion;
+mod config;
+mod control;
 pub mod engine;
-pub mod failure;
-pub mod inbox;
-pub mod log;
+mod failure;
+mod inbox;
+mod log;
 pub mod metrics;
-pub mod progress;
+mod progress;
 pub mod redrive;
-pub mod tools;
-pub mod worker;
+mod tools;
+mod worker;
 
 pub use config::Config;
-pub use worker::{Seams, Worker};
+pub use failure::StoreError;
+pub use worker::Worker;

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use shared::task::{DataFormat, TaskV1};
 
 use super::plan::{ANALYSE, Step, StepKind};
+use crate::tools::data::Analysis;
 
 /// The longest analysis excerpt put into an LLM prompt.
 const PROMPT_DATA_CHARS: usize = 12_000;
@@ -77,60 +78,66 @@ fn prompt(task: &TaskV1, analysis: Option<&Value>) -> String {
     prompt
 }
 
-/// Plain sentences about an analysis, for the extractive summariser; or the task's own text.
+/// Plain sentences about an analysis, for the extractive summariser; or the task's own text
+/// when there is no analysis to read.
 pub fn narrative(task: &TaskV1, analysis: Option<&Value>) -> String {
-    let Some(analysis) = analysis else {
-        return match &task.data {
+    match analysis.and_then(|output| Analysis::from_output(output).ok()) {
+        Some(analysis) => describe(&analysis),
+        None => match &task.data {
             Some(data) => data.content.clone(),
             None => task.input.clone(),
-        };
-    };
+        },
+    }
+}
+
+fn describe(analysis: &Analysis) -> String {
     let mut sentences = vec![format!(
         "The data has {} rows and {} columns.",
-        analysis["rows"],
-        analysis["columns"].as_array().map_or(0, Vec::len)
+        analysis.rows,
+        analysis.columns.len()
     )];
-    if let Some(numeric) = analysis["numeric"].as_object() {
-        for (column, stats) in numeric {
+    for (column, stats) in &analysis.numeric {
+        sentences.push(format!(
+            "Column {column} totals {} with a mean of {:.2}, ranging from {} to {}.",
+            number(stats.sum),
+            stats.mean,
+            number(stats.min),
+            number(stats.max)
+        ));
+    }
+    // One sentence per period, all columns in it: the summary should not be all deltas.
+    let periods = analysis.periods.iter().flat_map(|p| p.periods.iter());
+    for period in periods.skip(1) {
+        let changes: Vec<String> = period
+            .change
+            .iter()
+            .filter_map(|(column, change)| {
+                change
+                    .percent
+                    .map(|percent| format!("{column} {percent:+.1}%"))
+            })
+            .collect();
+        if !changes.is_empty() {
             sentences.push(format!(
-                "Column {column} totals {} with a mean of {:.2}, ranging from {} to {}.",
-                stats["sum"],
-                stats["mean"].as_f64().unwrap_or_default(),
-                stats["min"],
-                stats["max"]
+                "Against the previous period, {} saw {}.",
+                period.period,
+                changes.join(", ")
             ));
         }
     }
-    // One sentence per period, all columns in it: the summary should not be all deltas.
-    if let Some(periods) = analysis["periods"]["periods"].as_array() {
-        for period in periods.iter().skip(1) {
-            let changes: Vec<String> = period["change"]
-                .as_object()
-                .into_iter()
-                .flatten()
-                .filter_map(|(column, change)| {
-                    change["percent"]
-                        .as_f64()
-                        .map(|percent| format!("{column} {percent:+.1}%"))
-                })
-                .collect();
-            if !changes.is_empty() {
-                sentences.push(format!(
-                    "Against the previous period, {} saw {}.",
-                    period["period"].as_str().unwrap_or_default(),
-                    changes.join(", ")
-                ));
-            }
-        }
-    }
-    if let Some(groups) = analysis["group_by"]["groups"].as_object() {
+    if let Some(group_by) = &analysis.group_by {
         sentences.push(format!(
             "Grouped by {}, there are {} groups.",
-            analysis["group_by"]["column"].as_str().unwrap_or_default(),
-            groups.len()
+            group_by.column,
+            group_by.groups.len()
         ));
     }
     sentences.join(" ")
+}
+
+/// A number as its JSON form reads (`12.5`, `10.0`), as the report has always written it.
+fn number(value: f64) -> Value {
+    json!(value)
 }
 
 /// Arguments for an MCP tool from its input schema: string properties named like the data

@@ -3,13 +3,13 @@
 //! retry policy and timeout, with a fallback chain per capability — and judges every output
 //! (quality gates). What it returns becomes the task's three artifacts and its final state.
 
-pub mod breaker;
+pub(crate) mod breaker;
 pub mod config;
-pub mod plan;
-pub mod pool;
-pub mod quality;
-pub mod registry;
-pub mod retry;
+pub(crate) mod plan;
+pub(crate) mod pool;
+pub(crate) mod quality;
+pub(crate) mod registry;
+pub(crate) mod retry;
 
 mod input;
 #[cfg(test)]
@@ -35,9 +35,10 @@ use tracing::Instrument;
 use crate::{
     control::{StopReason, TaskControl},
     log::{Event, ProcessingLog},
-    tools::{ToolError, compliance},
+    tools::{ToolError, compliance, data::Analysis},
 };
 use plan::{Plan, SCAN, Step};
+use registry::RegisteredTool;
 pub use registry::Registry;
 use retry::Retryable;
 
@@ -125,6 +126,9 @@ struct StepResult {
     /// Tools of the chain that failed before `tool` succeeded, with why.
     fell_back_from: Vec<(String, String)>,
 }
+
+/// A pool wait shorter than this is not worth a log line.
+const POOL_WAIT_WORTH_LOGGING: Duration = Duration::from_millis(50);
 
 /// A failed call, as the retry loop sees it.
 #[derive(Debug)]
@@ -261,7 +265,7 @@ impl Engine {
             ));
         let answer = tokio::select! {
             answer = call => answer,
-            () = control.cancelled() => return Err(control.stopped().unwrap_or(StopReason::ShuttingDown).into()),
+            () = control.cancelled() => return Err(stop_reason(control).into()),
         };
         let text = match answer {
             Ok(Ok(output)) => output["text"].as_str().unwrap_or_default().to_owned(),
@@ -383,7 +387,7 @@ impl Engine {
         Ok(())
     }
 
-    /// Tries the step's tools in order until one succeeds.
+    /// Tries the step's tools in order until one succeeds: the fallback chain.
     async fn run_step(
         &self,
         step: &Step,
@@ -392,41 +396,18 @@ impl Engine {
         log: &Arc<Mutex<ProcessingLog>>,
         control: &TaskControl,
     ) -> Result<StepResult, CallError> {
-        let mut fell_back_from = Vec::new();
+        let mut fell_back_from: Vec<(String, String)> = Vec::new();
         let mut last_error = ToolError::terminal("no tool could run this step");
         for (position, name) in step.tools.iter().enumerate() {
             let Some(registered) = self.registry.get(name) else {
                 continue;
             };
             if position > 0 {
-                record_tool(
-                    log,
-                    Event::Fallback,
-                    name,
-                    None,
-                    json!({
-                        "step": step.id, "from": step.tools[position - 1], "error": last_error.to_string(),
-                    }),
-                );
+                let detail = json!({
+                    "step": step.id, "from": step.tools[position - 1], "error": last_error.to_string(),
+                });
+                record_tool(log, Event::Fallback, name, None, detail);
             }
-            let permit = match registered.breaker.admit() {
-                Ok(permit) => permit,
-                Err(open) => {
-                    record_tool(
-                        log,
-                        Event::CircuitOpen,
-                        name,
-                        None,
-                        json!({"step": step.id, "retry_in_ms": open.retry_in.as_millis() as u64}),
-                    );
-                    last_error = ToolError::Retryable {
-                        message: format!("{name}: {open}"),
-                        retry_after: None,
-                    };
-                    fell_back_from.push((name.clone(), last_error.to_string()));
-                    continue;
-                }
-            };
             let input = input::for_tool(
                 step,
                 self.registry.is_llm(name),
@@ -434,65 +415,15 @@ impl Engine {
                 task,
                 deps,
             );
-            record_tool(
-                log,
-                Event::StepStarted,
+            let call = ToolCall {
+                step,
                 name,
-                None,
-                json!({"step": step.id}),
-            );
-            let step_started = Instant::now();
-            let idempotent = registered.tool.spec().idempotent;
-            let (result, attempts) = retry::retry(
-                &registered.retry,
-                |attempt| {
-                    let input = input.clone();
-                    async move {
-                        let (_slot, waited) = tokio::select! {
-                            slot = registered.pool.acquire() => slot,
-                            () = control.cancelled() => return Err(CallError::Stopped(control.stopped().unwrap_or(StopReason::ShuttingDown))),
-                        };
-                        if waited > Duration::from_millis(50) {
-                            record_tool(log, Event::PoolWait, name, Some(waited.as_millis() as u64), json!({"step": step.id}));
-                        }
-                        // One span per attempt: a client span, whether the tool runs here, in an
-                        // MCP server or behind an LLM API.
-                        let call = tokio::time::timeout(registered.timeout, registered.tool.call(input))
-                            .instrument(tracing::info_span!(
-                                "tool",
-                                otel.name = %format_args!("tool {name}"),
-                                otel.kind = "client",
-                                tool = %name,
-                                attempt,
-                            ));
-                        tokio::select! {
-                            result = call => match result {
-                                Ok(Ok(output)) => Ok(output),
-                                Ok(Err(error)) => Err(CallError::Tool { error, idempotent }),
-                                Err(_) => Err(CallError::Tool { error: ToolError::Timeout(registered.timeout), idempotent }),
-                            },
-                            () = control.cancelled() => Err(CallError::Stopped(control.stopped().unwrap_or(StopReason::ShuttingDown))),
-                        }
-                    }
-                },
-                |attempt, error, delay| {
-                    record_tool(log, Event::Retry, name, None, json!({
-                        "step": step.id, "attempt": attempt, "delay_ms": delay.as_millis() as u64, "error": format!("{error:?}"),
-                    }));
-                },
-            )
-            .await;
-            let duration_ms = step_started.elapsed().as_millis() as u64;
-            match result {
-                Ok(output) => {
-                    permit.success();
-                    record_tool(
-                        log,
-                        Event::StepFinished,
-                        name,
-                        Some(duration_ms),
-                        json!({"step": step.id, "attempts": attempts}),
-                    );
+                registered,
+                log,
+                control,
+            };
+            match call.run(input).await {
+                Ok((output, duration_ms, attempts)) => {
                     return Ok(StepResult {
                         tool: name.clone(),
                         output,
@@ -501,25 +432,11 @@ impl Engine {
                         fell_back_from,
                     });
                 }
-                Err(CallError::Stopped(reason)) => return Err(CallError::Stopped(reason)),
                 Err(CallError::Tool { error, .. }) => {
-                    match &error {
-                        // Bad input is not the tool's fault: leave the circuit alone.
-                        ToolError::Terminal(_) => drop(permit),
-                        _ => permit.failure(),
-                    }
-                    record_tool(
-                        log,
-                        Event::StepFailed,
-                        name,
-                        Some(duration_ms),
-                        json!({
-                            "step": step.id, "attempts": attempts, "error": error.to_string(),
-                        }),
-                    );
                     fell_back_from.push((name.clone(), error.to_string()));
                     last_error = error;
                 }
+                Err(stopped @ CallError::Stopped(_)) => return Err(stopped),
             }
         }
         Err(CallError::Tool {
@@ -528,8 +445,7 @@ impl Engine {
         })
     }
 
-    /// Quality gates, the report, and the outcome.
-    /// Judges every step's result and builds the two JSON artifacts and the final state.
+    /// Judges every step's result and builds the two typed artifacts and the final state.
     fn conclude(
         &self,
         task: &TaskV1,
@@ -538,7 +454,44 @@ impl Engine {
         log: &Arc<Mutex<ProcessingLog>>,
         started: Instant,
     ) -> Result<Outcome, EngineError> {
-        let config = self.registry.config();
+        let mut judged = self.judge(plan, &results);
+        let passed = judged.checks.iter().filter(|c| c.check.passed).count();
+        let total = judged.checks.len();
+        record(
+            log,
+            Event::QualityChecked,
+            json!({"passed": passed, "total": total}),
+        );
+        let done = |id: &str| results.get(id).and_then(|r| r.as_ref().ok());
+        let summary = done(plan::SUMMARISE)
+            .map(|done| quality::summary_text(&done.output).to_owned())
+            .unwrap_or_default();
+        let mut output = OutputPayload {
+            task_id: task.task_id,
+            input: task.input.clone(),
+            report: Report { summary },
+            plan: plan.steps.iter().map(Step::planned).collect(),
+            steps: std::mem::take(&mut judged.outputs),
+            tools_used: std::mem::take(&mut judged.tools_used),
+            processing_time_ms: started.elapsed().as_millis() as u64,
+        };
+        let findings = done(SCAN)
+            .and_then(|done| done.output["total"].as_u64())
+            .unwrap_or(0);
+        let mut redactions = 0;
+        if self.registry.config().compliance.redact_artifacts && findings > 0 {
+            redactions = redact_payload(&mut output);
+            record(log, Event::Redacted, json!({"replacements": redactions}));
+        }
+        let rows = done(plan::ANALYSE)
+            .and_then(|done| Analysis::from_output(&done.output).ok())
+            .map_or(0, |analysis| analysis.rows as u64);
+        let quality = judged.quality_metrics(task, rows, findings, redactions);
+        Ok(judged.outcome(output, quality))
+    }
+
+    /// Runs the quality gates over every step that ran.
+    fn judge(&self, plan: &Plan, results: &BTreeMap<String, Result<StepResult, String>>) -> Judged {
         let mut judged = Judged::default();
         for step in &plan.steps {
             match results.get(&step.id) {
@@ -547,7 +500,7 @@ impl Engine {
                         step.kind,
                         self.registry.is_llm(&done.tool),
                         &done.output,
-                        &config.quality,
+                        &self.registry.config().quality,
                     );
                     judged.done(&step.id, done, checks);
                 }
@@ -555,67 +508,7 @@ impl Engine {
                 None => {}
             }
         }
-        let passed = judged.checks.iter().filter(|c| c.check.passed).count();
-        let total = judged.checks.len();
-        record(
-            log,
-            Event::QualityChecked,
-            json!({"passed": passed, "total": total}),
-        );
-
-        let done = |id: &str| results.get(id).and_then(|r| r.as_ref().ok());
-        let summary = done(plan::SUMMARISE)
-            .map(|done| quality::summary_text(&done.output).to_owned())
-            .unwrap_or_default();
-        let rows = done(plan::ANALYSE)
-            .and_then(|done| done.output["rows"].as_u64())
-            .unwrap_or(0);
-        let findings = done(SCAN)
-            .map(|done| done.output["total"].as_u64().unwrap_or(0))
-            .unwrap_or(0);
-
-        let mut output = OutputPayload {
-            task_id: task.task_id,
-            input: task.input.clone(),
-            report: Report { summary },
-            plan: plan.steps.iter().map(Step::planned).collect(),
-            steps: judged.outputs,
-            tools_used: judged.tools_used,
-            processing_time_ms: started.elapsed().as_millis() as u64,
-        };
-        let mut redactions = 0;
-        if config.compliance.redact_artifacts && findings > 0 {
-            redactions = redact_payload(&mut output);
-            record(log, Event::Redacted, json!({"replacements": redactions}));
-        }
-        let quality = QualityMetrics {
-            task_id: task.task_id,
-            rows: RowCounts {
-                total: rows,
-                analysed: rows,
-            },
-            steps: judged.quality,
-            checks: judged.checks,
-            checks_passed: passed,
-            checks_total: total,
-            score: artifacts::score(passed, total),
-            latency_ms: judged.latency_ms,
-            retries: judged.retries,
-            fallbacks: judged.fallbacks,
-            pii_findings: findings,
-            redactions,
-        };
-        let (state, reason) = if judged.degraded.is_empty() {
-            (TaskState::Succeeded, None)
-        } else {
-            (TaskState::Degraded, Some(judged.degraded.join("; ")))
-        };
-        Ok(Outcome {
-            state,
-            reason,
-            output: Some(output),
-            quality: Some(quality),
-        })
+        judged
     }
 }
 
@@ -702,6 +595,50 @@ impl Judged {
             },
         );
     }
+
+    fn quality_metrics(
+        &mut self,
+        task: &TaskV1,
+        rows: u64,
+        pii_findings: u64,
+        redactions: usize,
+    ) -> QualityMetrics {
+        let checks = std::mem::take(&mut self.checks);
+        let passed = checks.iter().filter(|c| c.check.passed).count();
+        let total = checks.len();
+        QualityMetrics {
+            task_id: task.task_id,
+            rows: RowCounts {
+                total: rows,
+                analysed: rows,
+            },
+            steps: std::mem::take(&mut self.quality),
+            checks,
+            checks_passed: passed,
+            checks_total: total,
+            score: artifacts::score(passed, total),
+            latency_ms: std::mem::take(&mut self.latency_ms),
+            retries: self.retries,
+            fallbacks: std::mem::take(&mut self.fallbacks),
+            pii_findings,
+            redactions,
+        }
+    }
+
+    /// Succeeded, or degraded with every cause.
+    fn outcome(self, output: OutputPayload, quality: QualityMetrics) -> Outcome {
+        let (state, reason) = if self.degraded.is_empty() {
+            (TaskState::Succeeded, None)
+        } else {
+            (TaskState::Degraded, Some(self.degraded.join("; ")))
+        };
+        Outcome {
+            state,
+            reason,
+            output: Some(output),
+            quality: Some(quality),
+        }
+    }
 }
 
 /// Replaces PII and secrets in what the task's own data reaches: the input, the report and the
@@ -734,6 +671,120 @@ fn redact(value: &mut Value) -> usize {
         Value::Object(fields) => fields.values_mut().map(redact).sum(),
         _ => 0,
     }
+}
+
+/// One tool of a step's chain, called through its breaker and retry policy.
+struct ToolCall<'a> {
+    step: &'a Step,
+    name: &'a str,
+    registered: &'a RegisteredTool,
+    log: &'a Arc<Mutex<ProcessingLog>>,
+    control: &'a TaskControl,
+}
+
+impl ToolCall<'_> {
+    /// Admits the call through the circuit breaker, retries it as the tool's policy allows, and
+    /// tells the breaker how it went. Returns the output, the time taken and the attempts made.
+    async fn run(&self, input: Value) -> Result<(Value, u64, u32), CallError> {
+        let (name, step) = (self.name, &self.step.id);
+        let permit = match self.registered.breaker.admit() {
+            Ok(permit) => permit,
+            Err(open) => {
+                let detail = json!({"step": step, "retry_in_ms": open.retry_in.as_millis() as u64});
+                record_tool(self.log, Event::CircuitOpen, name, None, detail);
+                return Err(CallError::Tool {
+                    error: ToolError::retryable(format!("{name}: {open}"), None),
+                    idempotent: self.registered.tool.spec().idempotent,
+                });
+            }
+        };
+        record_tool(
+            self.log,
+            Event::StepStarted,
+            name,
+            None,
+            json!({"step": step}),
+        );
+        let started = Instant::now();
+        let (result, attempts) = retry::retry(
+            &self.registered.retry,
+            |attempt| self.attempt(attempt, input.clone()),
+            |attempt, error, delay| {
+                let detail = json!({
+                    "step": step, "attempt": attempt, "delay_ms": delay.as_millis() as u64,
+                    "error": format!("{error:?}"),
+                });
+                record_tool(self.log, Event::Retry, name, None, detail);
+            },
+        )
+        .await;
+        let duration_ms = started.elapsed().as_millis() as u64;
+        match &result {
+            Ok(_) => {
+                permit.success();
+                let detail = json!({"step": step, "attempts": attempts});
+                record_tool(
+                    self.log,
+                    Event::StepFinished,
+                    name,
+                    Some(duration_ms),
+                    detail,
+                );
+            }
+            Err(CallError::Tool { error, .. }) => {
+                match error {
+                    // Bad input is not the tool's fault: leave the circuit alone.
+                    ToolError::Terminal(_) => drop(permit),
+                    _ => permit.failure(),
+                }
+                let detail =
+                    json!({"step": step, "attempts": attempts, "error": error.to_string()});
+                record_tool(self.log, Event::StepFailed, name, Some(duration_ms), detail);
+            }
+            Err(CallError::Stopped(_)) => {}
+        }
+        result.map(|output| (output, duration_ms, attempts))
+    }
+
+    /// One attempt: a slot of the tool's pool, then the call under its timeout, either
+    /// abandoned as soon as the task is stopped.
+    async fn attempt(&self, attempt: u32, input: Value) -> Result<Value, CallError> {
+        let registered = self.registered;
+        let stopped = || CallError::Stopped(stop_reason(self.control));
+        let (_slot, waited) = tokio::select! {
+            slot = registered.pool.acquire() => slot,
+            () = self.control.cancelled() => return Err(stopped()),
+        };
+        if waited > POOL_WAIT_WORTH_LOGGING {
+            let detail = json!({"step": self.step.id});
+            let waited_ms = Some(waited.as_millis() as u64);
+            record_tool(self.log, Event::PoolWait, self.name, waited_ms, detail);
+        }
+        let idempotent = registered.tool.spec().idempotent;
+        // One span per attempt: a client span, whether the tool runs here, in an MCP server or
+        // behind an LLM API.
+        let name = self.name;
+        let call = tokio::time::timeout(registered.timeout, registered.tool.call(input))
+            .instrument(tracing::info_span!(
+                "tool",
+                otel.name = %format_args!("tool {name}"),
+                otel.kind = "client",
+                tool = %name,
+                attempt,
+            ));
+        tokio::select! {
+            result = call => match result {
+                Ok(output) => output.map_err(|error| CallError::Tool { error, idempotent }),
+                Err(_) => Err(CallError::Tool { error: ToolError::Timeout(registered.timeout), idempotent }),
+            },
+            () = self.control.cancelled() => Err(stopped()),
+        }
+    }
+}
+
+/// Why the task stopped; a cancelled control without a reason is a shutdown.
+fn stop_reason(control: &TaskControl) -> StopReason {
+    control.stopped().unwrap_or(StopReason::ShuttingDown)
 }
 
 fn record(log: &Arc<Mutex<ProcessingLog>>, event: Event, detail: Value) {

@@ -2,10 +2,13 @@
 //! sections for LLM text). A failed check does not fail the task; it degrades it, with the
 //! check named in the status.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 use serde_json::Value;
 
 use super::{config::QualityConfig, plan::StepKind};
+use crate::tools::data::{Analysis, GroupTotals, NumericStats};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
@@ -113,67 +116,68 @@ fn has_section(text: &str, section: &str) -> bool {
     })
 }
 
+/// The data-processor's checks, on its analysis read back typed.
 fn analysis_checks(output: &Value) -> Vec<Check> {
-    let rows = output["rows"].as_u64().unwrap_or(0);
-    let mut checks = vec![check("rows_present", rows > 0, format!("{rows} data rows"))];
-    let numeric = output["numeric"].as_object().cloned().unwrap_or_default();
-    let finite = numeric.values().all(|stats| {
-        ["sum", "mean", "min", "max"]
-            .iter()
-            .all(|field| stats[field].as_f64().is_some_and(f64::is_finite))
-    });
-    checks.push(check(
-        "statistics_finite",
-        finite,
-        format!("{} numeric columns", numeric.len()),
-    ));
-    let ordered = numeric.values().all(|stats| {
-        match (
-            stats["min"].as_f64(),
-            stats["mean"].as_f64(),
-            stats["max"].as_f64(),
-        ) {
-            (Some(min), Some(mean), Some(max)) => min <= mean && mean <= max,
-            _ => false,
+    let analysis = match Analysis::from_output(output) {
+        Ok(analysis) => analysis,
+        Err(error) => {
+            return vec![check(
+                "analysis_readable",
+                false,
+                format!("the output is not an analysis: {error}"),
+            )];
         }
-    });
-    checks.push(check(
-        "mean_within_range",
-        ordered,
-        "min <= mean <= max for every numeric column",
-    ));
-    if let Some(groups) = output["group_by"]["groups"].as_object() {
-        let column = output["group_by"]["column"].as_str().unwrap_or_default();
-        // A grouping column is a label, not totalled.
-        let is_key = |name: &str| {
-            output["group_by"]["columns"]
-                .as_array()
-                .is_some_and(|keys| keys.iter().any(|key| key == name))
-        };
-        let mismatched: Vec<&String> = numeric
-            .iter()
-            .filter(|(name, _)| !is_key(name))
-            .filter(|(name, stats)| {
-                let sum = stats["sum"].as_f64().unwrap_or(f64::NAN);
-                let grouped: f64 = groups
-                    .values()
-                    .filter_map(|group| group["totals"][name.as_str()].as_f64())
-                    .sum();
-                (grouped - sum).abs() > 1e-9 * sum.abs().max(1.0)
-            })
-            .map(|(name, _)| name)
-            .collect();
-        checks.push(check(
-            "group_totals_reconcile",
-            mismatched.is_empty(),
-            if mismatched.is_empty() {
-                format!("totals by {column} add up to the column sums")
-            } else {
-                format!("totals by {column} differ for {mismatched:?}")
-            },
-        ));
+    };
+    let rows = analysis.rows;
+    let numeric = &analysis.numeric;
+    let mut checks = vec![
+        check("rows_present", rows > 0, format!("{rows} data rows")),
+        check(
+            "statistics_finite",
+            numeric
+                .values()
+                .all(|s| [s.sum, s.mean, s.min, s.max].iter().all(|v| v.is_finite())),
+            format!("{} numeric columns", numeric.len()),
+        ),
+        check(
+            "mean_within_range",
+            // NaN compares false: an overflowed statistic fails here too.
+            numeric.values().all(|s| s.min <= s.mean && s.mean <= s.max),
+            "min <= mean <= max for every numeric column",
+        ),
+    ];
+    if let Some(group_by) = &analysis.group_by {
+        checks.push(group_totals_check(numeric, group_by));
     }
     checks
+}
+
+/// The totals per group add up to each numeric column's sum.
+fn group_totals_check(numeric: &BTreeMap<String, NumericStats>, group_by: &GroupTotals) -> Check {
+    let column = &group_by.column;
+    let mismatched: Vec<&String> = numeric
+        .iter()
+        // A grouping column is a label, not totalled.
+        .filter(|(name, _)| !group_by.columns.contains(name))
+        .filter(|(name, stats)| {
+            let grouped: f64 = group_by
+                .groups
+                .values()
+                .filter_map(|group| group.totals.get(name.as_str()))
+                .sum();
+            (grouped - stats.sum).abs() > 1e-9 * stats.sum.abs().max(1.0)
+        })
+        .map(|(name, _)| name)
+        .collect();
+    check(
+        "group_totals_reconcile",
+        mismatched.is_empty(),
+        if mismatched.is_empty() {
+            format!("totals by {column} add up to the column sums")
+        } else {
+            format!("totals by {column} differ for {mismatched:?}")
+        },
+    )
 }
 
 #[cfg(test)]
@@ -209,17 +213,43 @@ mod tests {
 
     #[test]
     fn analysis_sanity() {
-        let good = json!({"rows": 2, "numeric": {"x": {"sum": 3.0, "mean": 1.5, "min": 1.0, "max": 2.0}},
-            "group_by": {"column": "g", "groups": {"a": {"totals": {"x": 1.0}}, "b": {"totals": {"x": 2.0}}}}});
+        use crate::tools::data::{TabularFormat, analyse};
+        let analysis = analyse(TabularFormat::Csv, "g,x\na,1\nb,2\n", &[]).unwrap();
+        let good = serde_json::to_value(&analysis).unwrap();
         assert!(analysis_checks(&good).iter().all(|c| c.passed));
-        let bad = json!({"rows": 2, "numeric": {"x": {"sum": 3.0, "mean": 5.0, "min": 1.0, "max": 2.0}},
-            "group_by": {"column": "g", "groups": {"a": {"totals": {"x": 1.0}}}}});
+        let mut bad = good.clone();
+        bad["numeric"]["x"]["mean"] = json!(5.0);
+        bad["group_by"]["groups"]
+            .as_object_mut()
+            .unwrap()
+            .remove("b");
         let failed: Vec<_> = analysis_checks(&bad)
             .into_iter()
             .filter(|c| !c.passed)
             .map(|c| c.name)
             .collect();
         assert_eq!(failed, ["mean_within_range", "group_totals_reconcile"]);
+    }
+
+    #[test]
+    fn an_overflowed_sum_fails_the_statistics_check() {
+        use crate::tools::data::{TabularFormat, analyse};
+        let analysis = analyse(TabularFormat::Csv, "x\n1e308\n1e308\n", &[]).unwrap();
+        let output = serde_json::to_value(&analysis).unwrap();
+        let failed: Vec<_> = analysis_checks(&output)
+            .into_iter()
+            .filter(|c| !c.passed)
+            .map(|c| c.name)
+            .collect();
+        assert_eq!(failed, ["statistics_finite"]);
+    }
+
+    #[test]
+    fn an_output_that_is_no_analysis_fails_readably() {
+        let checks = analysis_checks(&json!({"rows": "many"}));
+        assert_eq!(checks.len(), 1);
+        assert_eq!(checks[0].name, "analysis_readable");
+        assert!(!checks[0].passed);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::{
     Tool, ToolError, ToolSpec, capability,
-    llm::{LlmClient, LlmError, LlmRequest},
+    llm::{LlmClient, LlmRequest},
     string_field,
 };
 
@@ -42,21 +42,6 @@ impl ClaudeTool {
             },
             client,
             max_tokens,
-        }
-    }
-}
-
-impl From<LlmError> for ToolError {
-    fn from(err: LlmError) -> Self {
-        match err {
-            LlmError::Retryable {
-                message,
-                retry_after,
-            } => ToolError::Retryable {
-                message,
-                retry_after,
-            },
-            LlmError::Terminal { message } => ToolError::Terminal(message),
         }
     }
 }

@@ -116,7 +116,7 @@ fn near_line(line: &Option<u64>) -> String {
 }
 
 /// The result of analysing one table.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct Analysis {
     /// Number of data rows (the CSV header is not counted).
     pub rows: usize,
@@ -132,7 +132,7 @@ pub struct Analysis {
 }
 
 /// Name, inferred type and null count of one column.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct Column {
     pub name: String,
     pub kind: ColumnKind,
@@ -141,7 +141,7 @@ pub struct Column {
 }
 
 /// Inferred column type: numeric when every non-null cell is a finite number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ColumnKind {
     Number,
@@ -149,24 +149,30 @@ pub enum ColumnKind {
 }
 
 /// Descriptive statistics over the non-null values of a numeric column.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct NumericStats {
     pub count: usize,
     pub nulls: usize,
+    #[serde(deserialize_with = "float_or_nan")]
     pub sum: f64,
+    #[serde(deserialize_with = "float_or_nan")]
     pub mean: f64,
+    #[serde(deserialize_with = "float_or_nan")]
     pub min: f64,
+    #[serde(deserialize_with = "float_or_nan")]
     pub max: f64,
     /// Sample standard deviation (n − 1); `None` for fewer than two values.
     pub stddev: Option<f64>,
     /// 50th percentile, linear interpolation between closest ranks.
+    #[serde(deserialize_with = "float_or_nan")]
     pub median: f64,
     /// 90th percentile, linear interpolation between closest ranks.
+    #[serde(deserialize_with = "float_or_nan")]
     pub p90: f64,
 }
 
 /// Numeric totals per distinct value of the grouping columns.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct GroupTotals {
     /// The grouping columns' names, joined by `", "` (one name unless the task
     /// named several).
@@ -178,16 +184,17 @@ pub struct GroupTotals {
 }
 
 /// One group of rows sharing a value of the grouping column.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct Group {
     pub rows: usize,
     /// Sum of each numeric column's non-null values in the group.
+    #[serde(deserialize_with = "floats_or_nan")]
     pub totals: BTreeMap<String, f64>,
 }
 
 /// Totals per period, in chronological order, with the change from the
 /// previous period.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct PeriodChanges {
     /// The period column.
     pub column: String,
@@ -196,23 +203,49 @@ pub struct PeriodChanges {
 }
 
 /// Totals of one period and their change from the previous period.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct PeriodRow {
     /// The period as first written in the input (e.g. `2024-Q1`).
     pub period: String,
     /// Sum of each numeric column (except the period column itself).
+    #[serde(deserialize_with = "floats_or_nan")]
     pub totals: BTreeMap<String, f64>,
     /// Change per numeric column; empty for the first period.
     pub change: BTreeMap<String, Change>,
 }
 
 /// Change of a total from the previous period.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct Change {
     /// Current total minus previous total.
+    #[serde(deserialize_with = "float_or_nan")]
     pub absolute: f64,
     /// `100 * absolute / previous`; `None` when the previous total is 0.
     pub percent: Option<f64>,
+}
+
+impl Analysis {
+    /// Reads the analysis back from the tool's JSON output, as the steps after it take it.
+    pub fn from_output(output: &Value) -> Result<Self, serde_json::Error> {
+        Self::deserialize(output)
+    }
+}
+
+/// JSON has no infinity: serde_json writes a sum that overflowed as `null`. Reading it back as
+/// NaN keeps the analysis readable and leaves the verdict to the quality gates.
+fn float_or_nan<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(deserializer)?.unwrap_or(f64::NAN))
+}
+
+/// [`float_or_nan`] for every value of a map.
+fn floats_or_nan<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<String, f64>, D::Error> {
+    let floats = BTreeMap::<String, Option<f64>>::deserialize(deserializer)?;
+    Ok(floats
+        .into_iter()
+        .map(|(name, value)| (name, value.unwrap_or(f64::NAN)))
+        .collect())
 }
 
 impl Change {
@@ -1044,6 +1077,24 @@ mod tests {
             Ok(analysis) => panic!("JSON should be rejected, got {analysis:?}"),
             Err(error) => error,
         }
+    }
+
+    #[test]
+    fn the_analysis_reads_back_from_its_json_output() {
+        let analysis = csv("region,quarter,revenue\nnorth,2024-Q1,10\nsouth,2024-Q2,12.5\n");
+        let output = serde_json::to_value(&analysis).unwrap();
+        assert_eq!(Analysis::from_output(&output).unwrap(), analysis);
+    }
+
+    #[test]
+    fn an_overflowing_sum_reads_back_as_nan_not_as_an_error() {
+        let analysis = csv("x\n1e308\n1e308\n");
+        assert!(stats(&analysis, "x").sum.is_infinite());
+        // JSON has no infinity: the sum is written as null.
+        let output = serde_json::to_value(&analysis).unwrap();
+        assert!(output["numeric"]["x"]["sum"].is_null());
+        let read = Analysis::from_output(&output).unwrap();
+        assert!(stats(&read, "x").sum.is_nan());
     }
 
     fn stats<'a>(analysis: &'a Analysis, column: &str) -> &'a NumericStats {

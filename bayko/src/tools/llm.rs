@@ -4,8 +4,8 @@
 //! `aws-sdk-bedrockruntime`) and the Anthropic Messages API over HTTPS.
 //!
 //! The client makes exactly one attempt per call. It never retries: it only
-//! classifies failures as [`LlmError::Retryable`] (with the server's
-//! `retry-after` hint when there is one) or [`LlmError::Terminal`], and the
+//! classifies failures as [`ToolError::Retryable`] (with the server's
+//! `retry-after` hint when there is one) or [`ToolError::Terminal`], and the
 //! caller's retry layer decides what to do. Keeping a single retry policy in
 //! one place avoids multiplying attempts (SDK retries × caller retries) and
 //! keeps back-off under the caller's budget.
@@ -22,6 +22,8 @@ use aws_sdk_bedrockruntime::types::{
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 use serde::{Deserialize, Serialize};
+
+use super::ToolError;
 
 /// Default base URL of the Anthropic API.
 pub const DEFAULT_ANTHROPIC_BASE_URL: &str = "https://api.anthropic.com";
@@ -65,58 +67,6 @@ pub struct LlmResponse {
     pub output_tokens: u64,
     /// Why generation stopped (`end_turn`, `max_tokens`, ...), if reported.
     pub stop_reason: Option<String>,
-}
-
-/// A failed completion, classified for the caller's retry layer.
-#[derive(Debug, Clone, thiserror::Error, PartialEq)]
-pub enum LlmError {
-    /// Worth trying again later: throttling (429), overload (Anthropic 529 /
-    /// `overloaded_error`), 5xx, timeouts, connection failures, and Bedrock's
-    /// `ThrottlingException`, `ServiceUnavailableException`,
-    /// `InternalServerException`, `ModelNotReadyException` and
-    /// `ModelTimeoutException`.
-    #[error("retryable LLM error: {message}")]
-    Retryable {
-        /// What went wrong (provider, status, error type and message).
-        message: String,
-        /// How long the server asked us to wait, from `retry-after`.
-        retry_after: Option<Duration>,
-    },
-    /// Will fail again the same way: 400/401/403/404, Bedrock
-    /// `ValidationException` / `AccessDeniedException`, a reply without text.
-    #[error("terminal LLM error: {message}")]
-    Terminal {
-        /// What went wrong (provider, status, error type and message).
-        message: String,
-    },
-}
-
-impl LlmError {
-    /// Whether the caller should try the same request again.
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Retryable { .. })
-    }
-
-    /// The server's requested back-off, when it gave one.
-    pub fn retry_after(&self) -> Option<Duration> {
-        match self {
-            Self::Retryable { retry_after, .. } => *retry_after,
-            Self::Terminal { .. } => None,
-        }
-    }
-
-    fn retryable(message: impl Into<String>, retry_after: Option<Duration>) -> Self {
-        Self::Retryable {
-            message: message.into(),
-            retry_after,
-        }
-    }
-
-    fn terminal(message: impl Into<String>) -> Self {
-        Self::Terminal {
-            message: message.into(),
-        }
-    }
 }
 
 /// Settings for the Anthropic Messages API.
@@ -182,7 +132,7 @@ pub enum LlmClient {
 impl LlmClient {
     /// An Anthropic client. Fails (terminally) only on an unusable config,
     /// such as an API key that is not a valid header value.
-    pub fn anthropic(config: AnthropicConfig) -> Result<Self, LlmError> {
+    pub fn anthropic(config: AnthropicConfig) -> Result<Self, ToolError> {
         AnthropicClient::new(config).map(Self::Anthropic)
     }
 
@@ -192,7 +142,7 @@ impl LlmClient {
     }
 
     /// Runs one completion: a single attempt, no retries.
-    pub async fn complete(&self, request: &LlmRequest) -> Result<LlmResponse, LlmError> {
+    pub async fn complete(&self, request: &LlmRequest) -> Result<LlmResponse, ToolError> {
         let result = match self {
             Self::Anthropic(client) => client.complete(request).await,
             Self::Bedrock(client) => client.complete(request).await,
@@ -241,10 +191,10 @@ fn require_text(
     provider: &str,
     text: String,
     stop_reason: Option<&str>,
-) -> Result<String, LlmError> {
+) -> Result<String, ToolError> {
     if text.is_empty() {
         let stop = stop_reason.unwrap_or("unknown");
-        return Err(LlmError::terminal(format!(
+        return Err(ToolError::terminal(format!(
             "{provider}: response has no text (stop_reason: {stop})"
         )));
     }
@@ -351,14 +301,14 @@ struct ErrorDetail {
 impl AnthropicClient {
     const PROVIDER: &'static str = "anthropic";
 
-    fn new(config: AnthropicConfig) -> Result<Self, LlmError> {
+    fn new(config: AnthropicConfig) -> Result<Self, ToolError> {
         let http = reqwest::Client::builder()
             .default_headers(Self::default_headers(&config)?)
             .timeout(config.timeout)
             .connect_timeout(CONNECT_TIMEOUT.min(config.timeout))
             .build()
             .map_err(|e| {
-                LlmError::terminal(format!(
+                ToolError::terminal(format!(
                     "anthropic: cannot build HTTP client: {}",
                     error_chain(&e)
                 ))
@@ -373,19 +323,19 @@ impl AnthropicClient {
 
     /// Headers sent on every request. The key is stored once, marked
     /// sensitive so that `Debug` output and HTTP tracing never show it.
-    fn default_headers(config: &AnthropicConfig) -> Result<HeaderMap, LlmError> {
+    fn default_headers(config: &AnthropicConfig) -> Result<HeaderMap, ToolError> {
         let mut api_key = HeaderValue::from_str(&config.api_key)
-            .map_err(|_| LlmError::terminal("anthropic: API key is not a valid header value"))?;
+            .map_err(|_| ToolError::terminal("anthropic: API key is not a valid header value"))?;
         api_key.set_sensitive(true);
         let version = HeaderValue::from_str(&config.version)
-            .map_err(|_| LlmError::terminal("anthropic: version is not a valid header value"))?;
+            .map_err(|_| ToolError::terminal("anthropic: version is not a valid header value"))?;
         let mut headers = HeaderMap::new();
         headers.insert("x-api-key", api_key);
         headers.insert("anthropic-version", version);
         Ok(headers)
     }
 
-    async fn complete(&self, request: &LlmRequest) -> Result<LlmResponse, LlmError> {
+    async fn complete(&self, request: &LlmRequest) -> Result<LlmResponse, ToolError> {
         let body = MessagesRequest {
             model: &self.model,
             max_tokens: request.max_tokens,
@@ -417,11 +367,11 @@ impl AnthropicClient {
         self.parse_success(&bytes)
     }
 
-    fn parse_success(&self, bytes: &[u8]) -> Result<LlmResponse, LlmError> {
+    fn parse_success(&self, bytes: &[u8]) -> Result<LlmResponse, ToolError> {
         // An undecodable 200 is not transient: a wrong base URL or an API
         // change will keep producing it.
         let reply: MessagesResponse = serde_json::from_slice(bytes).map_err(|e| {
-            LlmError::terminal(format!(
+            ToolError::terminal(format!(
                 "anthropic: cannot decode response: {e}: {}",
                 snippet(bytes)
             ))
@@ -447,7 +397,7 @@ impl AnthropicClient {
 /// Classifies a failure to send the request or read the reply. Everything
 /// on the wire (connect, timeout, reset) may succeed next time; only a
 /// request we could not even build (a bad base URL) will not.
-fn transport_error(error: reqwest::Error) -> LlmError {
+fn transport_error(error: reqwest::Error) -> ToolError {
     // Drop the URL from the message: it is config, and the chain says enough.
     let terminal = error.is_builder() || error.is_redirect();
     let kind = if error.is_timeout() {
@@ -457,9 +407,9 @@ fn transport_error(error: reqwest::Error) -> LlmError {
     };
     let message = format!("anthropic: {kind}: {}", error_chain(&error.without_url()));
     if terminal {
-        LlmError::terminal(message)
+        ToolError::terminal(message)
     } else {
-        LlmError::retryable(message, None)
+        ToolError::retryable(message, None)
     }
 }
 
@@ -468,7 +418,7 @@ fn anthropic_status_error(
     status: StatusCode,
     retry_after: Option<Duration>,
     body: &[u8],
-) -> LlmError {
+) -> ToolError {
     let detail = serde_json::from_slice::<ErrorEnvelope>(body)
         .ok()
         .map(|e| e.error);
@@ -492,9 +442,9 @@ fn anthropic_status_error(
         || status == StatusCode::REQUEST_TIMEOUT
         || status.is_server_error();
     if retryable_status || retryable_type {
-        LlmError::retryable(message, retry_after)
+        ToolError::retryable(message, retry_after)
     } else {
-        LlmError::terminal(message)
+        ToolError::terminal(message)
     }
 }
 
@@ -537,7 +487,7 @@ impl BedrockClient {
         }
     }
 
-    async fn complete(&self, request: &LlmRequest) -> Result<LlmResponse, LlmError> {
+    async fn complete(&self, request: &LlmRequest) -> Result<LlmResponse, ToolError> {
         let mut call = self
             .client
             .converse()
@@ -551,7 +501,7 @@ impl BedrockClient {
         self.parse_success(&output)
     }
 
-    fn parse_success(&self, output: &ConverseOutput) -> Result<LlmResponse, LlmError> {
+    fn parse_success(&self, output: &ConverseOutput) -> Result<LlmResponse, ToolError> {
         let stop_reason = output.stop_reason().as_str().to_owned();
         let text: String = output
             .output()
@@ -580,17 +530,17 @@ impl BedrockClient {
     }
 }
 
-fn user_message(prompt: &str) -> Result<Message, LlmError> {
+fn user_message(prompt: &str) -> Result<Message, ToolError> {
     Message::builder()
         .role(ConversationRole::User)
         .content(ContentBlock::Text(prompt.to_owned()))
         .build()
-        .map_err(|e| LlmError::terminal(format!("bedrock: cannot build message: {e}")))
+        .map_err(|e| ToolError::terminal(format!("bedrock: cannot build message: {e}")))
 }
 
-fn inference_config(request: &LlmRequest) -> Result<InferenceConfiguration, LlmError> {
+fn inference_config(request: &LlmRequest) -> Result<InferenceConfiguration, ToolError> {
     let max_tokens = i32::try_from(request.max_tokens).map_err(|_| {
-        LlmError::terminal(format!(
+        ToolError::terminal(format!(
             "bedrock: max_tokens {} is too large",
             request.max_tokens
         ))
@@ -602,7 +552,7 @@ fn inference_config(request: &LlmRequest) -> Result<InferenceConfiguration, LlmE
 }
 
 /// Classifies an SDK failure.
-fn bedrock_error(error: SdkError<ConverseError>) -> LlmError {
+fn bedrock_error(error: SdkError<ConverseError>) -> ToolError {
     match &error {
         SdkError::ServiceError(service) => {
             let retry_after = service
@@ -614,14 +564,14 @@ fn bedrock_error(error: SdkError<ConverseError>) -> LlmError {
         }
         // Nothing was sent, or the request can never be sent as configured.
         SdkError::ConstructionFailure(_) => {
-            LlmError::terminal(format!("bedrock: {}", DisplayErrorContext(&error)))
+            ToolError::terminal(format!("bedrock: {}", DisplayErrorContext(&error)))
         }
         SdkError::DispatchFailure(failure) if failure.is_user() => {
-            LlmError::terminal(format!("bedrock: {}", DisplayErrorContext(&error)))
+            ToolError::terminal(format!("bedrock: {}", DisplayErrorContext(&error)))
         }
         // Timeouts, connection failures (including fetching credentials) and
         // unreadable replies may all succeed on another attempt.
-        _ => LlmError::retryable(format!("bedrock: {}", DisplayErrorContext(&error)), None),
+        _ => ToolError::retryable(format!("bedrock: {}", DisplayErrorContext(&error)), None),
     }
 }
 
@@ -631,7 +581,7 @@ fn bedrock_service_error(
     error: &ConverseError,
     status: u16,
     retry_after: Option<Duration>,
-) -> LlmError {
+) -> ToolError {
     let code = error.code().unwrap_or("UnknownError");
     let message = format!(
         "bedrock: HTTP {status} {code}: {}",
@@ -650,9 +600,9 @@ fn bedrock_service_error(
         _ => status == 429 || status >= 500,
     };
     if retryable {
-        LlmError::retryable(message, retry_after)
+        ToolError::retryable(message, retry_after)
     } else {
-        LlmError::terminal(message)
+        ToolError::terminal(message)
     }
 }
 
@@ -790,7 +740,7 @@ mod tests {
         json!({"type": "error", "error": {"type": kind, "message": message}})
     }
 
-    async fn anthropic_call(reply: Reply) -> Result<LlmResponse, LlmError> {
+    async fn anthropic_call(reply: Reply) -> Result<LlmResponse, ToolError> {
         let stub = Stub::start(reply).await;
         anthropic_client(stub.url()).complete(&request()).await
     }
@@ -879,7 +829,7 @@ mod tests {
             .header("retry-after", "7");
         let error = anthropic_call(reply).await.unwrap_err();
         assert_eq!(error.retry_after(), Some(Duration::from_secs(7)));
-        let LlmError::Retryable { message, .. } = error else {
+        let ToolError::Retryable { message, .. } = error else {
             panic!("expected Retryable, got {error:?}");
         };
         assert!(
@@ -913,7 +863,7 @@ mod tests {
             anthropic_error("invalid_request_error", "max_tokens: must be at most 8192"),
         );
         let error = anthropic_call(reply).await.unwrap_err();
-        let LlmError::Terminal { message } = &error else {
+        let ToolError::Terminal(message) = &error else {
             panic!("expected Terminal, got {error:?}");
         };
         assert!(message.contains("HTTP 400"), "{message}");
@@ -980,7 +930,7 @@ mod tests {
             }),
         );
         let error = anthropic_call(reply).await.unwrap_err();
-        let LlmError::Terminal { message } = &error else {
+        let ToolError::Terminal(message) = &error else {
             panic!("expected Terminal, got {error:?}");
         };
         assert!(
@@ -1046,7 +996,7 @@ mod tests {
         Reply::new(status, json!({"message": message})).header("x-amzn-errortype", error_type)
     }
 
-    async fn bedrock_call(reply: Reply) -> (Result<LlmResponse, LlmError>, Vec<Seen>) {
+    async fn bedrock_call(reply: Reply) -> (Result<LlmResponse, ToolError>, Vec<Seen>) {
         let stub = Stub::start(reply).await;
         let result = bedrock_client(stub.url()).complete(&request()).await;
         (result, stub.seen())
@@ -1133,7 +1083,7 @@ mod tests {
         let reply = bedrock_error_reply(400, "ValidationException", "maxTokens exceeds the limit");
         let (result, _) = bedrock_call(reply).await;
         let error = result.unwrap_err();
-        let LlmError::Terminal { message } = &error else {
+        let ToolError::Terminal(message) = &error else {
             panic!("expected Terminal, got {error:?}");
         };
         assert!(message.contains("ValidationException"), "{message}");

@@ -27,6 +27,8 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{ChildStderr, Command};
 use tokio::task::JoinHandle;
 
+use super::ToolError;
+
 /// Name Bayko introduces itself with in the `initialize` handshake.
 const CLIENT_NAME: &str = "bayko";
 
@@ -95,52 +97,6 @@ pub struct McpToolInfo {
     pub input_schema: Value,
 }
 
-/// Why talking to an MCP server failed.
-#[derive(Debug, thiserror::Error)]
-pub enum McpError {
-    /// The server could not be started, reached or initialised in time.
-    #[error("cannot connect to MCP server `{server}`: {message}")]
-    Connect { server: String, message: String },
-    /// The server started but listing its tools failed.
-    #[error("cannot list the tools of MCP server `{server}`: {message}")]
-    ListTools { server: String, message: String },
-    /// The call did not produce a result: bad arguments, a protocol error,
-    /// a transport error or a timeout. `retryable` says whether the same
-    /// call may succeed later.
-    #[error("call to tool `{tool}` on MCP server `{server}` failed: {message}")]
-    Call {
-        server: String,
-        tool: String,
-        message: String,
-        retryable: bool,
-    },
-    /// The tool ran and reported a failure (`isError: true`). Terminal: the
-    /// same call would fail the same way.
-    #[error("tool `{tool}` on MCP server `{server}` reported an error: {message}")]
-    ToolReportedError {
-        server: String,
-        tool: String,
-        message: String,
-    },
-    /// The connection is gone: it was closed, or the server went away.
-    #[error("the connection to MCP server `{server}` is closed: {message}")]
-    Closed { server: String, message: String },
-}
-
-impl McpError {
-    /// Whether trying again — over a new connection for `Connect`,
-    /// `ListTools` and `Closed` — may succeed. Servers may be briefly
-    /// unavailable, so only tool-reported errors and calls the server
-    /// rejected as invalid are terminal; callers bound their retries.
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            Self::Connect { .. } | Self::ListTools { .. } | Self::Closed { .. } => true,
-            Self::Call { retryable, .. } => *retryable,
-            Self::ToolReportedError { .. } => false,
-        }
-    }
-}
-
 /// A live connection to one MCP server. Clones share the connection, and
 /// calls may run concurrently.
 #[derive(Clone)]
@@ -174,7 +130,7 @@ impl std::fmt::Debug for McpConnection {
 impl McpConnection {
     /// Starts (stdio) or reaches (HTTP) the server, performs the MCP
     /// handshake and lists all its tools (every page), all within `timeout`.
-    pub async fn connect(config: &McpServerConfig, timeout: Duration) -> Result<Self, McpError> {
+    pub async fn connect(config: &McpServerConfig, timeout: Duration) -> Result<Self, ToolError> {
         // On timeout the half-built transport is dropped, which kills a child.
         tokio::time::timeout(timeout, Self::establish(config))
             .await
@@ -202,7 +158,10 @@ impl McpConnection {
     /// `structuredContent` when the server gives it, otherwise the text
     /// content blocks (a single text block that parses as JSON → that JSON;
     /// otherwise `{"text": "..."}`, blocks joined by newlines).
-    pub async fn call(&self, tool: &str, arguments: Value) -> Result<Value, McpError> {
+    /// Only the tests wait without a limit; the engine calls through
+    /// [`call_with_timeout`](Self::call_with_timeout).
+    #[cfg(test)]
+    pub async fn call(&self, tool: &str, arguments: Value) -> Result<Value, ToolError> {
         let arguments = self.arguments_object(tool, arguments)?;
         let result = self
             .inner
@@ -213,14 +172,14 @@ impl McpConnection {
     }
 
     /// Like [`call`](Self::call), but gives up after `timeout` with a
-    /// retryable [`McpError::Call`] and tells the server to cancel the call.
+    /// retryable [`ToolError`] and tells the server to cancel the call.
     /// The connection stays usable.
     pub async fn call_with_timeout(
         &self,
         tool: &str,
         arguments: Value,
         timeout: Duration,
-    ) -> Result<Value, McpError> {
+    ) -> Result<Value, ToolError> {
         let arguments = self.arguments_object(tool, arguments)?;
         let call = self.inner.peer.call_tool(call_params(tool, arguments));
         // Dropping the timed-out future sends `notifications/cancelled`.
@@ -232,8 +191,8 @@ impl McpConnection {
 
     /// Shuts the connection down and waits for it: a stdio server gets EOF
     /// on stdin, then SIGTERM, then SIGKILL if it lingers, and is reaped.
-    /// Other clones of this connection see [`McpError::Closed`] afterwards.
-    pub async fn close(self) -> Result<(), McpError> {
+    /// Other clones of this connection get a retryable [`ToolError`] afterwards.
+    pub async fn close(self) -> Result<(), ToolError> {
         let service = self
             .inner
             .service
@@ -248,10 +207,7 @@ impl McpConnection {
             .close()
             .await
             .map(drop)
-            .map_err(|e| McpError::Closed {
-                server: self.inner.server.clone(),
-                message: format!("shutting down failed: {e}"),
-            })
+            .map_err(|e| closed_error(&self.inner.server, &format!("shutting down failed: {e}")))
     }
 
     /// Process id of a stdio server's child process.
@@ -260,7 +216,7 @@ impl McpConnection {
         self.inner.child_pid
     }
 
-    async fn establish(config: &McpServerConfig) -> Result<Self, McpError> {
+    async fn establish(config: &McpServerConfig) -> Result<Self, ToolError> {
         let server = config.name().to_owned();
         let (service, child_pid) = match config {
             McpServerConfig::Stdio {
@@ -286,7 +242,7 @@ impl McpConnection {
         &self,
         tool: &str,
         arguments: Value,
-    ) -> Result<Option<Map<String, Value>>, McpError> {
+    ) -> Result<Option<Map<String, Value>>, ToolError> {
         match arguments {
             Value::Object(object) => Ok(Some(object)),
             Value::Null => Ok(None),
@@ -302,24 +258,23 @@ impl McpConnection {
         &self,
         tool: &str,
         result: Result<CallToolResult, ServiceError>,
-    ) -> Result<Value, McpError> {
+    ) -> Result<Value, ToolError> {
         let result = result.map_err(|e| self.service_error(tool, e))?;
         if result.is_error == Some(true) {
-            return Err(McpError::ToolReportedError {
-                server: self.inner.server.clone(),
-                tool: tool.to_owned(),
-                message: error_message(&result),
-            });
+            let (server, message) = (&self.inner.server, error_message(&result));
+            return Err(ToolError::terminal(format!(
+                "tool `{tool}` on MCP server `{server}` reported an error: {message}"
+            )));
         }
         Ok(result_json(result))
     }
 
-    fn service_error(&self, tool: &str, error: ServiceError) -> McpError {
+    fn service_error(&self, tool: &str, error: ServiceError) -> ToolError {
         match error {
-            ServiceError::TransportClosed => McpError::Closed {
-                server: self.inner.server.clone(),
-                message: "the connection was closed or the server went away".to_owned(),
-            },
+            ServiceError::TransportClosed => closed_error(
+                &self.inner.server,
+                "the connection was closed or the server went away",
+            ),
             // A JSON-RPC error: the server rejected the request (unknown
             // method, invalid params...); only an internal error may be transient.
             ServiceError::McpError(data) => {
@@ -336,13 +291,14 @@ impl McpConnection {
         }
     }
 
-    fn call_error(&self, tool: &str, message: String, retryable: bool) -> McpError {
-        McpError::Call {
-            server: self.inner.server.clone(),
-            tool: tool.to_owned(),
-            message,
+    /// The call did not produce a result: bad arguments, a protocol error, a transport error or
+    /// a timeout. `retryable` says whether the same call may succeed later.
+    fn call_error(&self, tool: &str, message: String, retryable: bool) -> ToolError {
+        let server = &self.inner.server;
+        ToolError::classified(
+            format!("call to tool `{tool}` on MCP server `{server}` failed: {message}"),
             retryable,
-        }
+        )
     }
 }
 
@@ -363,7 +319,7 @@ async fn start_stdio(
     program: &str,
     args: &[String],
     env: &BTreeMap<String, String>,
-) -> Result<(Client, Option<u32>), McpError> {
+) -> Result<(Client, Option<u32>), ToolError> {
     let mut command = Command::new(program);
     // Safety net: if the transport is dropped where its own cleanup can't
     // run (runtime shutting down), tokio still kills the child.
@@ -386,7 +342,7 @@ async fn start_stdio(
     }
 }
 
-async fn start_http(server: &str, url: &str) -> Result<Client, McpError> {
+async fn start_http(server: &str, url: &str) -> Result<Client, ToolError> {
     let transport = StreamableHttpClientTransport::from_uri(url);
     client_config()
         .serve(transport)
@@ -394,13 +350,16 @@ async fn start_http(server: &str, url: &str) -> Result<Client, McpError> {
         .map_err(|e| connect_error(server, format!("handshake with {url} failed: {e}")))
 }
 
-async fn list_tools(server: &str, peer: &Peer<RoleClient>) -> Result<Vec<McpToolInfo>, McpError> {
+async fn list_tools(server: &str, peer: &Peer<RoleClient>) -> Result<Vec<McpToolInfo>, ToolError> {
     let tools = peer
         .list_all_tools()
         .await
-        .map_err(|e| McpError::ListTools {
-            server: server.to_owned(),
-            message: e.to_string(),
+        // Retryable, like every failure to reach a server: it may be briefly unavailable.
+        .map_err(|e| {
+            ToolError::retryable(
+                format!("cannot list the tools of MCP server `{server}`: {e}"),
+                None,
+            )
         })?;
     Ok(tools
         .into_iter()
@@ -472,11 +431,21 @@ fn texts(result: &CallToolResult) -> Vec<&str> {
         .collect()
 }
 
-fn connect_error(server: &str, message: String) -> McpError {
-    McpError::Connect {
-        server: server.to_owned(),
-        message,
-    }
+/// The server could not be started, reached or initialised in time: retryable over a new
+/// connection, as servers may be briefly unavailable (callers bound their retries).
+fn connect_error(server: &str, message: String) -> ToolError {
+    ToolError::retryable(
+        format!("cannot connect to MCP server `{server}`: {message}"),
+        None,
+    )
+}
+
+/// The connection is gone: it was closed, or the server went away.
+fn closed_error(server: &str, message: &str) -> ToolError {
+    ToolError::retryable(
+        format!("the connection to MCP server `{server}` is closed: {message}"),
+        None,
+    )
 }
 
 /// Logs what a stdio server writes to stderr and keeps its last lines, so a
@@ -556,30 +525,16 @@ impl McpTool {
     }
 }
 
-impl From<McpError> for super::ToolError {
-    fn from(err: McpError) -> Self {
-        if err.is_retryable() {
-            super::ToolError::Retryable {
-                message: err.to_string(),
-                retry_after: None,
-            }
-        } else {
-            super::ToolError::Terminal(err.to_string())
-        }
-    }
-}
-
 #[async_trait::async_trait]
 impl super::Tool for McpTool {
     fn spec(&self) -> &super::ToolSpec {
         &self.spec
     }
 
-    async fn call(&self, input: Value) -> Result<Value, super::ToolError> {
-        Ok(self
-            .connection
+    async fn call(&self, input: Value) -> Result<Value, ToolError> {
+        self.connection
             .call_with_timeout(&self.tool, input, self.timeout)
-            .await?)
+            .await
     }
 }
 
@@ -729,21 +684,14 @@ mod tests {
     }
 
     #[test]
-    fn only_transient_errors_are_retryable() {
-        let call = |retryable| McpError::Call {
-            server: "s".into(),
-            tool: "t".into(),
-            message: "m".into(),
-            retryable,
-        };
-        assert!(call(true).is_retryable());
-        assert!(!call(false).is_retryable());
-        let reported = McpError::ToolReportedError {
-            server: "s".into(),
-            tool: "t".into(),
-            message: "m".into(),
-        };
-        assert!(!reported.is_retryable());
+    fn unreachable_servers_are_retryable_and_name_the_server() {
+        for error in [
+            connect_error("s", "refused".into()),
+            closed_error("s", "gone"),
+        ] {
+            assert!(error.is_retryable(), "{error:?}");
+            assert!(error.to_string().contains("MCP server `s`"), "{error}");
+        }
     }
 
     #[tokio::test(flavor = "multi_thread")]
@@ -786,24 +734,20 @@ mod tests {
         assert_eq!(sum, json!({"result": 5.5}));
 
         match connection.call("fail", json!({"message": "boom"})).await {
-            Err(e @ McpError::ToolReportedError { .. }) => {
-                assert!(e.to_string().contains("boom"), "{e}");
-                assert!(!e.is_retryable());
+            Err(e @ ToolError::Terminal(_)) => {
+                assert!(e.to_string().contains("reported an error: boom"), "{e}");
             }
-            other => panic!("expected ToolReportedError, got {other:?}"),
+            other => panic!("expected a terminal tool-reported error, got {other:?}"),
         }
 
         let unknown = connection.call("no_such_tool", json!({})).await;
         assert!(unknown.is_err(), "an unknown tool must fail: {unknown:?}");
 
         let not_an_object = connection.call("add", json!([1, 2])).await;
-        assert!(matches!(
-            not_an_object,
-            Err(McpError::Call {
-                retryable: false,
-                ..
-            })
-        ));
+        assert!(
+            matches!(&not_an_object, Err(ToolError::Terminal(m)) if m.contains("must be a JSON object")),
+            "{not_an_object:?}"
+        );
 
         let pid = connection.child_pid().expect("the stdio child's pid");
         assert!(process_alive(pid));
@@ -815,7 +759,7 @@ mod tests {
         );
         let after_close = clone.call("add", json!({"a": 1, "b": 1})).await;
         assert!(
-            matches!(after_close, Err(McpError::Closed { .. })),
+            matches!(&after_close, Err(e @ ToolError::Retryable { .. }) if e.to_string().contains("is closed")),
             "{after_close:?}"
         );
     }
@@ -912,11 +856,13 @@ mod tests {
         let error = McpConnection::connect(&config, CONNECT_TIMEOUT)
             .await
             .unwrap_err();
-        match &error {
-            McpError::Connect { server, .. } => assert_eq!(server, "ghost"),
-            other => panic!("expected Connect, got {other:?}"),
-        }
-        assert!(error.to_string().contains("ghost"), "{error}");
+        assert!(error.is_retryable(), "{error:?}");
+        assert!(
+            error
+                .to_string()
+                .contains("cannot connect to MCP server `ghost`"),
+            "{error}"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread")]
@@ -930,7 +876,7 @@ mod tests {
         let error = McpConnection::connect(&config, CONNECT_TIMEOUT)
             .await
             .unwrap_err();
-        assert!(matches!(error, McpError::Connect { .. }), "{error:?}");
+        assert!(error.to_string().contains("cannot connect"), "{error}");
         assert!(
             error.to_string().contains("no_such_module_for_bayko"),
             "{error}"
@@ -950,7 +896,7 @@ mod tests {
         let error = McpConnection::connect(&config, Duration::from_millis(500))
             .await
             .unwrap_err();
-        assert!(matches!(error, McpError::Connect { .. }), "{error:?}");
+        assert!(error.to_string().contains("cannot connect"), "{error}");
         assert!(error.is_retryable());
         assert!(started.elapsed() < Duration::from_secs(10));
     }
@@ -963,16 +909,8 @@ mod tests {
             .call_with_timeout("slow", json!({"seconds": 30}), Duration::from_millis(300))
             .await
             .unwrap_err();
-        assert!(
-            matches!(
-                error,
-                McpError::Call {
-                    retryable: true,
-                    ..
-                }
-            ),
-            "{error:?}"
-        );
+        assert!(error.is_retryable(), "{error:?}");
+        assert!(error.to_string().contains("no result within"), "{error}");
         assert!(started.elapsed() < Duration::from_secs(10));
 
         let done = connection

@@ -42,20 +42,22 @@ pub struct ToolSpec {
     pub idempotent: bool,
 }
 
-/// Why a call failed, in the terms retrying needs.
+/// Why a call failed, in the terms retrying needs: the one error of every tool, the LLM client
+/// and the MCP client alike. The message names what failed (provider, server, tool).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ToolError {
-    /// Worth another attempt (throttled, overloaded, unavailable), after `retry_after` if the
-    /// tool's server said so.
+    /// Worth another attempt (throttled, overloaded, unavailable, a connection lost), after
+    /// `retry_after` if the tool's server said so.
     #[error("{message}")]
     Retryable {
         message: String,
         retry_after: Option<Duration>,
     },
-    /// Will fail the same way again (bad input, refused).
+    /// Will fail the same way again (bad input, refused, the tool reported an error).
     #[error("{0}")]
     Terminal(String),
-    /// The call outlived its timeout.
+    /// The call outlived the engine's timeout; whether to try again depends on the tool's
+    /// idempotency, which the engine knows.
     #[error("timed out after {0:?}")]
     Timeout(Duration),
 }
@@ -63,6 +65,35 @@ pub enum ToolError {
 impl ToolError {
     pub fn terminal(message: impl Into<String>) -> Self {
         Self::Terminal(message.into())
+    }
+
+    pub fn retryable(message: impl Into<String>, retry_after: Option<Duration>) -> Self {
+        Self::Retryable {
+            message: message.into(),
+            retry_after,
+        }
+    }
+
+    /// A retryable error when `retryable`, else a terminal one.
+    pub fn classified(message: impl Into<String>, retryable: bool) -> Self {
+        if retryable {
+            Self::retryable(message, None)
+        } else {
+            Self::terminal(message)
+        }
+    }
+
+    /// Whether the same call may succeed later (a timeout is the engine's call).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Retryable { .. })
+    }
+
+    /// The server's requested back-off, when it gave one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Retryable { retry_after, .. } => *retry_after,
+            Self::Terminal(_) | Self::Timeout(_) => None,
+        }
     }
 }
 

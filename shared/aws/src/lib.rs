@@ -4,6 +4,8 @@
 //! The contract itself (documents, keys, events) lives in `shared`.
 
 mod client;
+#[cfg(any(test, feature = "contract"))]
+pub mod contract;
 mod failure;
 pub mod objects;
 #[cfg(feature = "sqs")]

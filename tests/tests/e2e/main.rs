@@ -11,4 +11,5 @@ mod faults;
 mod metrics;
 mod pipeline;
 mod poison;
+mod seams;
 mod traces;

@@ -10,8 +10,8 @@ use crate::AwsError;
 /// One SQS queue.
 #[derive(Debug, Clone)]
 pub struct SqsQueue {
-    client: aws_sdk_sqs::Client,
-    url: String,
+    pub(crate) client: aws_sdk_sqs::Client,
+    pub(crate) url: String,
 }
 
 impl SqsQueue {
