@@ -1,5 +1,6 @@
 //! `cargo xtask dev | test`: the developer's two commands.
 
+mod containers;
 mod dev;
 mod emulator;
 
@@ -31,6 +32,10 @@ enum Task {
         #[arg(last = true)]
         args: Vec<String>,
     },
+    /// Build the container images (host-built binaries on a locally made base), run them
+    /// non-root on read-only root filesystems against the emulator, then run the compose stack
+    /// with podman-compose on the moto switch. Needs podman, runc and mmdebstrap.
+    Containers,
     /// Start only the emulator and print its endpoint, until Ctrl-C: for running `cargo test`
     /// or the binaries by hand.
     Emulator,
@@ -42,6 +47,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Task::Dev(args) => dev::run(&root, args),
         Task::Test { args } => test(&root, &args),
+        Task::Containers => containers::run(&root),
         Task::Emulator => {
             let venv = Venv::ensure(&root)?;
             let emulator = Emulator::start(&venv, &root.join("target/xtask/moto.log"))?;
