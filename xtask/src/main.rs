@@ -70,6 +70,9 @@ fn workspace_root() -> PathBuf {
 
 fn test(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let venv = Venv::ensure(root)?;
+    // The infrastructure tests' tools (xtask/tests/infra.rs), apart from the emulator's pins.
+    let infra = Venv::ensure_named(root, ".venv-infra", "xtask/requirements-infra.txt")?;
+    let hcl = Venv::ensure_named(root, ".venv-hcl", "xtask/requirements-hcl.txt")?;
     // The fault tests run the real binaries: build them before the tests need them. The whole
     // workspace with every target, so features unify exactly as in the test build that follows
     // (building two packages alone would compile the AWS SDK a second time).
@@ -100,6 +103,8 @@ fn test(root: &Path, args: &[String]) -> anyhow::Result<()> {
         .env("BB_TEST_MCP_PYTHON", venv.bin("python"))
         .env("BB_TEST_MOTO_SERVER", venv.bin("moto_server"))
         .env("BB_TEST_BIN_DIR", root.join("target/debug"))
+        .env("BB_TEST_INFRA_BIN", infra.dir.join("bin"))
+        .env("BB_TEST_HCL_PYTHON", hcl.bin("python"))
         // The LLM tests talk to local stubs; the client still wants a key to send.
         .env("BB_TEST_ANTHROPIC_KEY", "test-key-not-a-secret")
         .status()

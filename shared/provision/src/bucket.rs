@@ -7,8 +7,8 @@ use aws_sdk_s3::{
         AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketVersioningStatus,
         ExpirationStatus, LifecycleExpiration, LifecycleRule, LifecycleRuleFilter,
         NoncurrentVersionExpiration, PublicAccessBlockConfiguration, ServerSideEncryption,
-        ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
-        ServerSideEncryptionRule, VersioningConfiguration,
+        ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+        VersioningConfiguration,
     },
 };
 
@@ -55,6 +55,7 @@ pub(crate) async fn harden(
     bucket: &str,
     expire_after_days: i32,
     retention: Retention,
+    transport: policy::Transport,
 ) -> Result<(), ProvisionError> {
     s3.put_public_access_block()
         .bucket(bucket)
@@ -105,7 +106,11 @@ pub(crate) async fn harden(
         .id("expire")
         .status(ExpirationStatus::Enabled)
         .filter(LifecycleRuleFilter::builder().prefix("").build())
-        .expiration(LifecycleExpiration::builder().days(expire_after_days).build())
+        .expiration(
+            LifecycleExpiration::builder()
+                .days(expire_after_days)
+                .build(),
+        )
         .noncurrent_version_expiration(
             NoncurrentVersionExpiration::builder()
                 .noncurrent_days(retention.noncurrent_version_days)
@@ -130,11 +135,13 @@ pub(crate) async fn harden(
         .await
         .map_err(|e| at(format!("setting the lifecycle of {bucket}"))(e.into_service_error()))?;
 
-    s3.put_bucket_policy()
-        .bucket(bucket)
-        .policy(policy::bucket_policy(&policy::bucket_arn(bucket)).to_string())
-        .send()
-        .await
-        .map_err(|e| at(format!("setting the policy of {bucket}"))(e.into_service_error()))?;
+    if let Some(document) = policy::bucket_policy(&policy::bucket_arn(bucket), transport) {
+        s3.put_bucket_policy()
+            .bucket(bucket)
+            .policy(document.to_string())
+            .send()
+            .await
+            .map_err(|e| at(format!("setting the policy of {bucket}"))(e.into_service_error()))?;
+    }
     Ok(())
 }

@@ -99,13 +99,14 @@ pub async fn provision(
     let sqs = bb_aws::sqs(config);
     let events = aws_sdk_eventbridge::Client::new(config);
 
+    let transport = policy::Transport::of_endpoint(config.endpoint_url());
     let retention = Retention::default();
     for (bucket, days) in [
         (&names.tasks_bucket, retention.task_days),
         (&names.artifacts_bucket, retention.artifact_days),
     ] {
         bucket::create(&s3, bucket).await?;
-        bucket::harden(&s3, bucket, days, retention).await?;
+        bucket::harden(&s3, bucket, days, retention, transport).await?;
     }
     s3.put_bucket_notification_configuration()
         .bucket(&names.tasks_bucket)
@@ -158,7 +159,7 @@ pub async fn provision(
         .unwrap_or_default();
 
     for queue in [&work, &rule_dlq] {
-        allow_rule_to_send(&sqs, queue, &rule_arn).await?;
+        allow_rule_to_send(&sqs, queue, &rule_arn, transport).await?;
     }
 
     let target = Target::builder()
@@ -237,8 +238,9 @@ async fn allow_rule_to_send(
     sqs: &aws_sdk_sqs::Client,
     queue: &Queue,
     rule_arn: &str,
+    transport: policy::Transport,
 ) -> Result<(), ProvisionError> {
-    let policy = policy::queue_policy(&queue.arn, rule_arn);
+    let policy = policy::queue_policy(&queue.arn, rule_arn, transport);
     sqs.set_queue_attributes()
         .queue_url(&queue.url)
         .attributes(QueueAttributeName::Policy, policy.to_string())

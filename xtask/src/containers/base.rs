@@ -109,13 +109,23 @@ pub fn moto(podman: &Podman, root: &Path, emulator_venv: &Venv) -> anyhow::Resul
     let cache = root.join("target/container-cache");
     let tarball = cache.join(format!("moto-{hash}.tar"));
     if !tarball.exists() {
-        eprintln!("xtask: making the moto rootfs with mmdebstrap (once; cached in {})", cache.display());
+        eprintln!(
+            "xtask: making the moto rootfs with mmdebstrap (once; cached in {})",
+            cache.display()
+        );
         let wheels = cache.join("moto-wheels");
         fs::create_dir_all(&wheels)?;
         // Downloaded by the host's pip, which knows the registry; installed offline inside.
         checked(
             Command::new(emulator_venv.bin("pip"))
-                .args(["download", "--quiet", "--only-binary=:all:", "--python-version", "3.11", "-d"])
+                .args([
+                    "download",
+                    "--quiet",
+                    "--only-binary=:all:",
+                    "--python-version",
+                    "3.11",
+                    "-d",
+                ])
                 .arg(&wheels)
                 .arg("-r")
                 .arg(&requirements),
@@ -124,9 +134,19 @@ pub fn moto(podman: &Podman, root: &Path, emulator_venv: &Venv) -> anyhow::Resul
         let partial = tarball.with_extension("partial.tar");
         checked(
             Command::new("mmdebstrap")
-                .args(["--quiet", "--variant=minbase", "--include=python3,python3-venv"])
-                .arg(format!("--customize-hook=copy-in {} /tmp", requirements.display()))
-                .arg(format!("--customize-hook=copy-in {} /tmp", wheels.display()))
+                .args([
+                    "--quiet",
+                    "--variant=minbase",
+                    "--include=python3,python3-venv",
+                ])
+                .arg(format!(
+                    "--customize-hook=copy-in {} /tmp",
+                    requirements.display()
+                ))
+                .arg(format!(
+                    "--customize-hook=copy-in {} /tmp",
+                    wheels.display()
+                ))
                 .arg("--customize-hook=chroot \"$1\" python3 -m venv /opt/moto")
                 .arg(
                     "--customize-hook=chroot \"$1\" /opt/moto/bin/pip install --quiet --no-index \

@@ -6,7 +6,10 @@ use std::{path::Path, process::Command};
 
 use anyhow::{Context, bail, ensure};
 
-use super::{REPOSITORY, TAG, TASK_DEADLINE, pipe, podman::{Podman, checked}};
+use super::{
+    REPOSITORY, TAG, TASK_DEADLINE, pipe,
+    podman::{Podman, checked},
+};
 use crate::emulator::{Venv, free_port};
 
 /// Connects to each `host:port` argument from wherever it runs; prints `open` or `closed`.
@@ -55,7 +58,9 @@ pub fn run(
         stack.check_isolation(&workers[0])
     })();
     if result.is_err() {
-        let _ = stack.compose(&["logs", "--tail", "30"]).map(|logs| eprintln!("{logs}"));
+        let _ = stack
+            .compose(&["logs", "--tail", "30"])
+            .map(|logs| eprintln!("{logs}"));
     }
     stack.compose(&["down", "--timeout", "10"])?;
     result

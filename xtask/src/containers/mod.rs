@@ -48,7 +48,14 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
         podman::checked(
             podman
                 .command()
-                .args(["build", "--quiet", "--file", "docker/Dockerfile", "--target", target])
+                .args([
+                    "build",
+                    "--quiet",
+                    "--file",
+                    "docker/Dockerfile",
+                    "--target",
+                    target,
+                ])
                 .args(["--build-arg", "BINARIES=prebuilt"])
                 .arg("--build-arg")
                 .arg(format!("RUNTIME_IMAGE={base}"))

@@ -43,7 +43,10 @@ pub async fn one_task_through(base: &str, deadline: Duration) -> anyhow::Result<
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
             "succeeded" => return Ok(status),
-            other => bail!("task {} is {other:?}, not succeeded: {status}", accepted["task_id"]),
+            other => bail!(
+                "task {} is {other:?}, not succeeded: {status}",
+                accepted["task_id"]
+            ),
         }
     }
 }

@@ -34,8 +34,8 @@ pub fn run(
     ];
 
     eprintln!("xtask: provisioning through the provision image");
-    let provisioned = Container::new(podman, &prefix, "provision", &env, &[])
-        .run_to_completion()?;
+    let provisioned =
+        Container::new(podman, &prefix, "provision", &env, &[]).run_to_completion()?;
     let queue_url = provisioned
         .lines()
         .find_map(|line| line.strip_prefix("BAYKO_QUEUE_URL="))
@@ -56,7 +56,10 @@ pub fn run(
         &prefix,
         "bayko",
         &env,
-        &[format!("BAYKO_QUEUE_URL={queue_url}"), "BAYKO_WAIT_SECONDS=1".into()],
+        &[
+            format!("BAYKO_QUEUE_URL={queue_url}"),
+            "BAYKO_WAIT_SECONDS=1".into(),
+        ],
     )
     .start()?;
 
@@ -64,8 +67,10 @@ pub fn run(
         for container in [&brown, &bayko] {
             container.assert_hardened()?;
         }
-        let status =
-            runtime.block_on(pipe::one_task_through(&format!("http://127.0.0.1:{port}"), TASK_DEADLINE))?;
+        let status = runtime.block_on(pipe::one_task_through(
+            &format!("http://127.0.0.1:{port}"),
+            TASK_DEADLINE,
+        ))?;
         eprintln!(
             "xtask: containers: task {} succeeded through the images (non-root, read-only)",
             status["task_id"]
@@ -161,7 +166,11 @@ impl<'a> Container<'a> {
         let read_only = self
             .podman
             .inspect(&self.name, "{{.HostConfig.ReadonlyRootfs}}")?;
-        ensure!(read_only == "true", "{}'s root filesystem is writable", self.name);
+        ensure!(
+            read_only == "true",
+            "{}'s root filesystem is writable",
+            self.name
+        );
         Ok(())
     }
 
