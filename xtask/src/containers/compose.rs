@@ -41,10 +41,8 @@ pub fn run(
         brown_port: port,
     };
     eprintln!("xtask: starting the compose stack (moto switch) as project {project}");
-    // Prometheus and Grafana are left out: their images come from a registry.
-    stack.compose(&["up", "--detach", "emulator", "init", "brown", "bayko"])?;
-
     let result = (|| {
+        stack.up()?;
         let status = runtime.block_on(pipe::one_task_through(
             &format!("http://127.0.0.1:{port}"),
             TASK_DEADLINE,
@@ -76,6 +74,24 @@ struct Stack<'a> {
 }
 
 impl Stack<'_> {
+    /// `up`, one step at a time. Podman 4.3 cannot start a container whose `--requires` chain
+    /// is longer than one (podman-compose expresses depends_on that way), so the dependencies
+    /// are started here in order, each with --no-deps, and the init service's success is
+    /// awaited as `service_completed_successfully` would.
+    fn up(&self) -> anyhow::Result<()> {
+        self.compose(&["up", "--detach", "--no-deps", "emulator"])?;
+        self.compose(&["up", "--detach", "--no-deps", "init"])?;
+        let init = format!("{}_init_1", self.project);
+        let exit = self.podman.output(&["wait", &init])?;
+        if exit.trim() != "0" {
+            let logs = self.podman.output(&["logs", &init]).unwrap_or_default();
+            bail!("the init service exited {}:\n{logs}", exit.trim());
+        }
+        // Prometheus and Grafana are left out: their images come from a registry.
+        self.compose(&["up", "--detach", "--no-deps", "brown", "bayko"])?;
+        Ok(())
+    }
+
     fn compose(&self, args: &[&str]) -> anyhow::Result<String> {
         let mut command = Command::new(&self.compose);
         self.podman.configure(&mut command);
@@ -137,24 +153,31 @@ impl Stack<'_> {
         let unreachable: Vec<String> = brown_addresses
             .iter()
             .flat_map(|address| [format!("{address}:8080"), format!("{address}:9100")])
+            // podman-compose groups the stack in a pod; a pod must not share one network.
+            .chain(["127.0.0.1:8080".to_owned(), "127.0.0.1:9100".to_owned()])
             .collect();
+        // Joining a container's network namespace from outside its pod is refused.
+        let pod = self.podman.inspect(worker, "{{.Pod}}")?;
+        let mut probe = vec!["run", "--rm"];
+        if !pod.is_empty() {
+            probe.extend(["--pod", &pod]);
+        }
 
         let report = self.podman.output(
-            &[
-                "run",
-                "--rm",
-                "--network",
-                &format!("container:{worker}"),
-                "--entrypoint",
-                "/opt/moto/bin/python",
-                &self.moto_image,
-                "-c",
-                PROBE,
-            ]
-            .into_iter()
-            .chain(reachable.iter().map(String::as_str))
-            .chain(unreachable.iter().map(String::as_str))
-            .collect::<Vec<_>>(),
+            &probe
+                .into_iter()
+                .chain([
+                    "--network",
+                    &format!("container:{worker}"),
+                    "--entrypoint",
+                    "/opt/moto/bin/python",
+                    &self.moto_image,
+                    "-c",
+                    PROBE,
+                ])
+                .chain(reachable.iter().map(String::as_str))
+                .chain(unreachable.iter().map(String::as_str))
+                .collect::<Vec<_>>(),
         )?;
         let state = |target: &str| {
             report
