@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use aws_sdk_s3::error::SdkError;
+use bb_aws::ObjectStore;
 use shared::keys::TaskKey;
 use tokio_util::sync::CancellationToken;
 
@@ -27,29 +27,24 @@ pub struct TaskControl {
     probe: Option<CancelProbe>,
 }
 
-/// Looks for the client's cancel request in S3.
+/// Looks for the client's cancel request in the tasks bucket.
 #[derive(Clone)]
 pub struct CancelProbe {
-    pub s3: aws_sdk_s3::Client,
-    pub bucket: String,
-    pub key: TaskKey,
+    tasks: Arc<dyn ObjectStore>,
+    key: TaskKey,
 }
 
 impl CancelProbe {
+    pub(crate) fn new(tasks: Arc<dyn ObjectStore>, key: TaskKey) -> Self {
+        Self { tasks, key }
+    }
+
     /// Whether a cancel request exists. An error reads as "no": the next check will see it.
     pub async fn requested(&self) -> bool {
-        match self
-            .s3
-            .head_object()
-            .bucket(&self.bucket)
-            .key(self.key.cancel())
-            .send()
-            .await
-        {
-            Ok(_) => true,
-            Err(SdkError::ServiceError(err)) if err.err().is_not_found() => false,
+        match self.tasks.head(&self.key.cancel()).await {
+            Ok(found) => found.is_some(),
             Err(err) => {
-                tracing::debug!(error = %aws_sdk_s3::error::DisplayErrorContext(&err), "cancel check failed");
+                tracing::debug!(error = %err, "cancel check failed");
                 false
             }
         }

@@ -6,13 +6,41 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
+/// What happened, one name per kind of line in `processing.log`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Event {
+    /// The worker claimed the task (attempt, worker).
+    Claimed,
+    /// The router's plan (steps, ignored hints).
+    Planned,
+    LlmPlanAccepted,
+    LlmPlanRejected,
+    StepStarted,
+    /// A call waited for a slot in its tool's pool.
+    PoolWait,
+    Retry,
+    /// A step moved on to the next tool of its chain.
+    Fallback,
+    /// A tool's circuit breaker refused the call.
+    CircuitOpen,
+    StepFinished,
+    StepFailed,
+    QualityChecked,
+    /// PII and secrets replaced in the artifacts.
+    Redacted,
+    Failed,
+    Cancelled,
+    Finished,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct LogEvent {
     pub ts: DateTime<Utc>,
     pub task_id: Uuid,
     /// W3C trace id (32 hex digits) of this run, so log lines join up with traces.
     pub trace_id: String,
-    pub event: &'static str,
+    pub event: Event,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -39,18 +67,14 @@ impl ProcessingLog {
         }
     }
 
-    pub fn trace_id(&self) -> &str {
-        &self.trace_id
-    }
-
     /// Records an event; `detail` is any JSON (`Value::Null` for none).
-    pub fn record(&mut self, event: &'static str, detail: Value) {
+    pub fn record(&mut self, event: Event, detail: Value) {
         self.push(event, None, None, detail);
     }
 
     pub fn record_tool(
         &mut self,
-        event: &'static str,
+        event: Event,
         tool: &str,
         duration_ms: Option<u64>,
         detail: Value,
@@ -60,7 +84,7 @@ impl ProcessingLog {
 
     fn push(
         &mut self,
-        event: &'static str,
+        event: Event,
         tool: Option<String>,
         duration_ms: Option<u64>,
         detail: Value,
@@ -101,8 +125,8 @@ mod tests {
     fn writes_one_json_object_per_line() {
         let id = Uuid::now_v7();
         let mut log = ProcessingLog::new(id);
-        log.record("claimed", json!({"attempt": 1}));
-        log.record_tool("step_finished", "data-processor", Some(3), Value::Null);
+        log.record(Event::Claimed, json!({"attempt": 1}));
+        log.record_tool(Event::StepFinished, "data-processor", Some(3), Value::Null);
         let lines: Vec<Value> = log
             .to_json_lines()
             .lines()

@@ -4,7 +4,10 @@
 use std::{path::Path, sync::Arc};
 
 use anyhow::Context;
-use bayko::{Config, Worker, engine::config::EngineConfig, tools::Registry};
+use bayko::{
+    Config, Worker,
+    engine::{Registry, config::EngineConfig},
+};
 use bb_aws::AwsSettings;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;

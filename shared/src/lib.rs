@@ -5,6 +5,7 @@
 //!
 //! Brown and Bayko never talk to each other; this crate is the whole contract between them.
 
+pub mod artifacts;
 pub mod config;
 pub mod event;
 pub mod keys;

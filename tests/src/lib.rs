@@ -139,7 +139,7 @@ impl TestStack {
     pub async fn start_bayko_with_tools(&mut self, engine_toml: &str) {
         let engine =
             bayko::engine::config::EngineConfig::parse(engine_toml).expect("engine config");
-        let registry = bayko::tools::Registry::from_config(engine, &self.aws)
+        let registry = bayko::engine::Registry::from_config(engine, &self.aws)
             .await
             .expect("building the registry");
         let worker = bayko::Worker::with_registry(
@@ -429,7 +429,7 @@ impl BaykoProcess {
 /// A moto server of the test's own, so that it can be paused (SIGSTOP) without disturbing
 /// the other tests.
 pub struct OwnEmulator {
-    child: std::process::Child,
+    server: bb_emulator::MotoServer,
     pub endpoint: String,
 }
 
@@ -437,45 +437,24 @@ impl OwnEmulator {
     pub async fn start() -> Self {
         let server = std::env::var("BB_TEST_MOTO_SERVER")
             .expect("BB_TEST_MOTO_SERVER is not set: run the tests with `cargo xtask test`");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
-        let child = std::process::Command::new(server)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("starting moto_server");
-        let endpoint = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + DEADLINE;
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            assert!(Instant::now() < deadline, "moto did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        let server = tokio::task::spawn_blocking(move || {
+            bb_emulator::MotoServer::start(std::path::Path::new(&server), None)
+        })
+        .await
+        .expect("the launcher ran")
+        .expect("starting moto_server");
+        Self {
+            endpoint: server.endpoint.clone(),
+            server,
         }
-        Self { child, endpoint }
     }
 
     pub fn pause(&self) {
-        signal(self.child.id(), "STOP");
+        signal(self.server.pid(), "STOP");
     }
 
     pub fn resume(&self) {
-        signal(self.child.id(), "CONT");
-    }
-}
-
-impl Drop for OwnEmulator {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("kill")
-            .args(["-CONT", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        signal(self.server.pid(), "CONT");
     }
 }
 

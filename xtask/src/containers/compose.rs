@@ -10,7 +10,8 @@ use super::{
     REPOSITORY, TAG, TASK_DEADLINE, pipe,
     podman::{Podman, checked},
 };
-use crate::emulator::{Venv, free_port};
+use crate::emulator::Venv;
+use bb_emulator::free_port;
 
 /// Connects to each `host:port` argument from wherever it runs; prints `open` or `closed`.
 const PROBE: &str = "import socket, sys

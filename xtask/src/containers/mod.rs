@@ -81,22 +81,23 @@ pub fn image(target: &str) -> String {
 /// looks. Debug builds: they are what the test suite built already, and the images' behaviour
 /// does not depend on the profile (release images come from the `compiled` stage).
 fn stage_binaries(root: &Path) -> anyhow::Result<Vec<std::path::PathBuf>> {
-    let built = Command::new("cargo")
+    let status = Command::new("cargo")
         .args(["build", "--quiet", "--workspace", "--all-targets"])
         .current_dir(root)
         .status()
         .context("building the binaries")?;
-    if !built.success() {
+    if !status.success() {
         bail!("building the binaries failed");
     }
+    // Built wherever cargo builds; staged inside the build context.
+    let built = crate::target_dir(root)?.join("debug");
     let staged = root.join("target/container");
     fs::create_dir_all(&staged)?;
     TARGETS
         .iter()
         .map(|(_, binary)| {
             let to = staged.join(binary);
-            fs::copy(root.join("target/debug").join(binary), &to)
-                .with_context(|| format!("staging {binary}"))?;
+            fs::copy(built.join(binary), &to).with_context(|| format!("staging {binary}"))?;
             Ok(to)
         })
         .collect()

@@ -6,7 +6,8 @@ use std::{fs, path::Path};
 use anyhow::{Context, bail, ensure};
 
 use super::{TASK_DEADLINE, image, pipe, podman::Podman};
-use crate::emulator::{Emulator, Venv, free_port};
+use crate::emulator::{self, Venv};
+use bb_emulator::free_port;
 
 /// The `nonroot` user of the runtime images.
 const NONROOT: &str = "65532";
@@ -17,9 +18,9 @@ pub fn run(
     root: &Path,
     runtime: &tokio::runtime::Runtime,
 ) -> anyhow::Result<()> {
-    let emulator = Emulator::start(
+    let emulator = emulator::start(
         emulator_venv,
-        &root.join("target/xtask/moto-containers.log"),
+        &crate::target_dir(root)?.join("xtask/moto-containers.log"),
     )?;
     let prefix = format!("bb-ct-{}", std::process::id());
     let env = [
