@@ -1,5 +1,6 @@
 //! `cargo xtask dev | test`: the developer's two commands.
 
+mod containers;
 mod dev;
 mod emulator;
 
@@ -31,6 +32,10 @@ enum Task {
         #[arg(last = true)]
         args: Vec<String>,
     },
+    /// Build the container images (host-built binaries on a locally made base), run them
+    /// non-root on read-only root filesystems against the emulator, then run the compose stack
+    /// with podman-compose on the moto switch. Needs podman, runc and mmdebstrap.
+    Containers,
     /// Start only the emulator and print its endpoint, until Ctrl-C: for running `cargo test`
     /// or the binaries by hand.
     Emulator,
@@ -42,6 +47,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Task::Dev(args) => dev::run(&root, args),
         Task::Test { args } => test(&root, &args),
+        Task::Containers => containers::run(&root),
         Task::Emulator => {
             let venv = Venv::ensure(&root)?;
             let emulator = emulator::start(&venv, &target_dir(&root)?.join("xtask/moto.log"))?;
@@ -92,6 +98,9 @@ fn test(root: &Path, args: &[String]) -> anyhow::Result<()> {
         ".venv-schemathesis",
         "xtask/requirements-schemathesis.txt",
     )?;
+    // The infrastructure tests' tools (xtask/tests/infra.rs), apart from the emulator's pins.
+    let infra = Venv::ensure_named(root, ".venv-infra", "xtask/requirements-infra.txt")?;
+    let hcl = Venv::ensure_named(root, ".venv-hcl", "xtask/requirements-hcl.txt")?;
     let target = target_dir(root)?;
     // The fault tests run the real binaries: build them before the tests need them. The whole
     // workspace with every target, so features unify exactly as in the test build that follows
@@ -124,6 +133,8 @@ fn test(root: &Path, args: &[String]) -> anyhow::Result<()> {
         .env("BB_TEST_MOTO_SERVER", venv.bin("moto_server"))
         .env("BB_TEST_SCHEMATHESIS", schemathesis.bin("st"))
         .env("BB_TEST_BIN_DIR", target.join("debug"))
+        .env("BB_TEST_INFRA_BIN", infra.dir.join("bin"))
+        .env("BB_TEST_HCL_PYTHON", hcl.bin("python"))
         // The LLM tests talk to local stubs; the client still wants a key to send.
         .env("BB_TEST_ANTHROPIC_KEY", "test-key-not-a-secret")
         .status()

@@ -1,6 +1,9 @@
 //! Local provisioning: the buckets, the EventBridge rule, the queues and their policies that
 //! Terraform creates on AWS. One piece of code for `cargo xtask dev`, the tests and compose's
-//! init container. Every step is idempotent: re-running it changes nothing.
+//! init container (`bb-provision`). Every step is idempotent: re-running it changes nothing.
+
+mod bucket;
+pub mod policy;
 
 use std::time::Duration;
 
@@ -9,6 +12,8 @@ use aws_sdk_eventbridge::types::{DeadLetterConfig, RetryPolicy, Target};
 use aws_sdk_s3::types::{EventBridgeConfiguration, NotificationConfiguration};
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::json;
+
+pub use bucket::Retention;
 
 use shared::keys::INBOX_PREFIX;
 
@@ -94,8 +99,14 @@ pub async fn provision(
     let sqs = bb_aws::sqs(config);
     let events = aws_sdk_eventbridge::Client::new(config);
 
-    for bucket in [&names.tasks_bucket, &names.artifacts_bucket] {
-        create_bucket(&s3, bucket).await?;
+    let transport = policy::Transport::of_endpoint(config.endpoint_url());
+    let retention = Retention::default();
+    for (bucket, days) in [
+        (&names.tasks_bucket, retention.task_days),
+        (&names.artifacts_bucket, retention.artifact_days),
+    ] {
+        bucket::create(&s3, bucket).await?;
+        bucket::harden(&s3, bucket, days, retention, transport).await?;
     }
     s3.put_bucket_notification_configuration()
         .bucket(&names.tasks_bucket)
@@ -148,7 +159,7 @@ pub async fn provision(
         .unwrap_or_default();
 
     for queue in [&work, &rule_dlq] {
-        allow_rule_to_send(&sqs, queue, &rule_arn).await?;
+        allow_rule_to_send(&sqs, queue, &rule_arn, transport).await?;
     }
 
     let target = Target::builder()
@@ -179,20 +190,6 @@ pub async fn provision(
     })
 }
 
-async fn create_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<(), ProvisionError> {
-    match s3.create_bucket().bucket(bucket).send().await {
-        Ok(_) => Ok(()),
-        Err(err) => {
-            let err = err.into_service_error();
-            if err.is_bucket_already_owned_by_you() {
-                Ok(())
-            } else {
-                Err(at(format!("creating bucket {bucket}"))(err))
-            }
-        }
-    }
-}
-
 struct Queue {
     url: String,
     arn: String,
@@ -213,14 +210,16 @@ async fn create_queue(
         .map_err(|e| at(format!("creating queue {name}"))(e.into_service_error()))?
         .queue_url
         .unwrap_or_default();
-    if !attributes.is_empty() {
-        sqs.set_queue_attributes()
-            .queue_url(&url)
-            .set_attributes(Some(attributes.into_iter().collect()))
-            .send()
-            .await
-            .map_err(|e| at(format!("configuring queue {name}"))(e.into_service_error()))?;
-    }
+    // Encrypted at rest with SQS-managed keys, as in Terraform.
+    let attributes = attributes
+        .into_iter()
+        .chain([(QueueAttributeName::SqsManagedSseEnabled, "true".to_owned())]);
+    sqs.set_queue_attributes()
+        .queue_url(&url)
+        .set_attributes(Some(attributes.collect()))
+        .send()
+        .await
+        .map_err(|e| at(format!("configuring queue {name}"))(e.into_service_error()))?;
     let arn = sqs
         .get_queue_attributes()
         .queue_url(&url)
@@ -234,23 +233,14 @@ async fn create_queue(
     Ok(Queue { url, arn })
 }
 
-/// Lets the rule, and only the rule, send to the queue.
+/// Lets the rule, and only the rule, send to the queue (see [`policy::queue_policy`]).
 async fn allow_rule_to_send(
     sqs: &aws_sdk_sqs::Client,
     queue: &Queue,
     rule_arn: &str,
+    transport: policy::Transport,
 ) -> Result<(), ProvisionError> {
-    let policy = json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "EventBridgeRuleSends",
-            "Effect": "Allow",
-            "Principal": {"Service": "events.amazonaws.com"},
-            "Action": "sqs:SendMessage",
-            "Resource": queue.arn,
-            "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
-        }],
-    });
+    let policy = policy::queue_policy(&queue.arn, rule_arn, transport);
     sqs.set_queue_attributes()
         .queue_url(&queue.url)
         .attributes(QueueAttributeName::Policy, policy.to_string())
