@@ -360,6 +360,7 @@ impl Worker {
         );
         let control = TaskControl::new(abort, Some(probe));
         let held = Arc::new(Mutex::new(held));
+        let stop_heartbeat = CancellationToken::new();
         let heartbeat = tokio::spawn(
             self.clone()
                 .heartbeat(
@@ -367,12 +368,17 @@ impl Worker {
                     held.clone(),
                     control.clone(),
                     delivery.receipt.clone(),
+                    stop_heartbeat.clone(),
                 )
                 .in_current_span(),
         );
         let outcome = self.engine.run(&task, &mut log, &control).await;
-        heartbeat.abort();
-        let _ = heartbeat.await;
+        // Stopped between beats, never aborted: a renewal in flight may already have landed
+        // in S3, and only its answer carries the ETag the final commit must name.
+        stop_heartbeat.cancel();
+        if let Err(err) = heartbeat.await {
+            tracing::warn!(error = %err, "the heartbeat task failed");
+        }
         let held = held.lock().await.clone();
         let elapsed_ms = started.elapsed().as_millis() as u64;
 
@@ -401,20 +407,24 @@ impl Worker {
         self.finish(key, &held, outcome, log, elapsed_ms).await
     }
 
-    /// Every `heartbeat` interval while the task runs: keep the message invisible, renew the
-    /// lease in the status (losing it means another worker took over), and look for a cancel
-    /// request.
+    /// Every `heartbeat` interval until `stop`: keep the message invisible, renew the lease in
+    /// the status (losing it means another worker took over), and look for a cancel request.
+    /// `stop` is only looked at between beats, so a renewal is never cut off mid-flight.
     async fn heartbeat(
         self,
         key: TaskKey,
         held: Arc<Mutex<Versioned>>,
         control: TaskControl,
         receipt: String,
+        stop: CancellationToken,
     ) {
         let mut ticks = tokio::time::interval(self.config.heartbeat);
         ticks.tick().await;
         loop {
-            ticks.tick().await;
+            tokio::select! {
+                _ = ticks.tick() => {}
+                () = stop.cancelled() => return,
+            }
             {
                 let mut held = held.lock().await;
                 let renewed = self
