@@ -48,8 +48,9 @@ impl StatusStore {
         }))
     }
 
-    /// Marks the task `running` for this worker. Fails with `Conflict` when another worker
-    /// wrote the status since `previous` was read.
+    /// Marks the task `running` for this worker, recording the run's `traceparent`. Fails
+    /// with `Conflict` when another worker wrote the status since `previous` was read.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn claim(
         &self,
         key: &TaskKey,
@@ -58,6 +59,7 @@ impl StatusStore {
         worker: &str,
         lease: Duration,
         now: DateTime<Utc>,
+        traceparent: Option<String>,
     ) -> Result<Versioned, StoreError> {
         let status = TaskStatus {
             task_id: key.task_id,
@@ -73,6 +75,7 @@ impl StatusStore {
             error: None,
             metrics: None,
             artifacts: Vec::new(),
+            traceparent,
         };
         let replacing = match previous {
             None => Replacing::Nothing,

@@ -20,9 +20,13 @@ impl Inbox {
         Self { tasks }
     }
 
-    /// The task at `key`. `Invalid` means the object is there but is not a task document for
-    /// this key: the task fails with that reason rather than being retried.
-    pub(crate) async fn read(&self, key: &TaskKey) -> Result<TaskV1, StoreError> {
+    /// The task at `key`, with the trace context Brown stored beside it (object metadata).
+    /// `Invalid` means the object is there but is not a task document for this key: the task
+    /// fails with that reason rather than being retried.
+    pub(crate) async fn read(
+        &self,
+        key: &TaskKey,
+    ) -> Result<(TaskV1, shared::telemetry::Carrier), StoreError> {
         let object = self
             .tasks
             .get(&key.inbox())
@@ -38,6 +42,6 @@ impl Inbox {
                 key.inbox()
             )));
         }
-        Ok(task)
+        Ok((task, object.meta.metadata))
     }
 }

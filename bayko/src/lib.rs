@@ -12,6 +12,7 @@ pub mod engine;
 pub mod failure;
 pub mod inbox;
 pub mod log;
+pub mod metrics;
 pub mod redrive;
 pub mod tools;
 pub mod worker;

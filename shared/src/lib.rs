@@ -9,6 +9,7 @@ pub mod artifacts;
 pub mod config;
 pub mod event;
 pub mod keys;
+pub mod metrics;
 pub mod shutdown;
 pub mod task;
 pub mod telemetry;

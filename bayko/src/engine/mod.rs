@@ -30,6 +30,7 @@ use shared::{
     task::{TaskState, TaskV1},
 };
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use crate::{
     control::{StopReason, TaskControl},
@@ -266,7 +267,13 @@ impl Engine {
         let call = async {
             let _slot = llm.pool.acquire().await;
             tokio::time::timeout(llm.timeout, llm.tool.call(json!({"prompt": prompt}))).await
-        };
+        }
+        .instrument(tracing::info_span!(
+            "llm plan",
+            otel.name = "llm plan",
+            otel.kind = "client",
+            tool = crate::tools::claude::CLAUDE
+        ));
         let answer = tokio::select! {
             answer = call => answer,
             () = control.cancelled() => return Err(control.stopped().unwrap_or(StopReason::ShuttingDown).into()),
@@ -346,10 +353,18 @@ impl Engine {
                     log.clone(),
                     control.clone(),
                 );
-                running.spawn(async move {
-                    let result = engine.run_step(&step, &task, &deps, &log, &control).await;
-                    (step.id, result)
-                });
+                let span = tracing::info_span!(
+                    "step",
+                    otel.name = %format_args!("step {}", step.id),
+                    step = %step.id,
+                );
+                running.spawn(
+                    async move {
+                        let result = engine.run_step(&step, &task, &deps, &log, &control).await;
+                        (step.id, result)
+                    }
+                    .instrument(span),
+                );
             }
             let Some(joined) = running.join_next().await else {
                 break;
@@ -448,7 +463,7 @@ impl Engine {
             let idempotent = registered.tool.spec().idempotent;
             let (result, attempts) = retry::retry(
                 &registered.retry,
-                |_attempt| {
+                |attempt| {
                     let input = input.clone();
                     async move {
                         let (_slot, waited) = tokio::select! {
@@ -458,7 +473,16 @@ impl Engine {
                         if waited > Duration::from_millis(50) {
                             record_tool(log, Event::PoolWait, name, Some(waited.as_millis() as u64), json!({"step": step.id}));
                         }
-                        let call = tokio::time::timeout(registered.timeout, registered.tool.call(input));
+                        // One span per attempt: a client span, whether the tool runs here, in an
+                        // MCP server or behind an LLM API.
+                        let call = tokio::time::timeout(registered.timeout, registered.tool.call(input))
+                            .instrument(tracing::info_span!(
+                                "tool",
+                                otel.name = %format_args!("tool {name}"),
+                                otel.kind = "client",
+                                tool = %name,
+                                attempt,
+                            ));
                         tokio::select! {
                             result = call => match result {
                                 Ok(Ok(output)) => Ok(output),

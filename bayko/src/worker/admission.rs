@@ -80,6 +80,7 @@ mod tests {
             error: None,
             metrics: None,
             artifacts: Vec::new(),
+            traceparent: None,
         }
     }
 

@@ -5,7 +5,10 @@
 //! processed is never deleted: it is made visible again (after a backoff) until the queue's
 //! redrive moves it to the dead-letter queue.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
 
 use bb_aws::{Message, ObjectStore, WorkQueue};
 use serde_json::json;
@@ -14,7 +17,7 @@ use shared::{
     keys::TaskKey,
     task::{
         ARTIFACT_NAMES, OUTPUT_PAYLOAD, PROCESSING_LOG, QUALITY_METRICS, TaskMetrics, TaskState,
-        TaskStatus,
+        TaskStatus, TaskV1,
     },
 };
 use tokio::{sync::Mutex, task::JoinSet};
@@ -33,6 +36,7 @@ use crate::{
     failure::StoreError,
     inbox::Inbox,
     log::{Event, ProcessingLog},
+    metrics::{Health, Metrics, Readiness, ReleaseReason},
 };
 
 mod admission;
@@ -48,7 +52,7 @@ pub enum Disposition {
     Delete,
     /// Not processed: make the message visible again after this delay. Each receive counts
     /// towards the queue's redrive, so a message that never succeeds ends in the DLQ.
-    Release(Duration),
+    Release(Duration, ReleaseReason),
     /// Another worker took the task over and holds its own delivery: leave the message alone.
     Abandon,
 }
@@ -63,6 +67,8 @@ pub struct Worker {
     inbox: Inbox,
     statuses: StatusStore,
     artifacts: ArtifactStore,
+    metrics: Arc<Metrics>,
+    health: Health,
     clock: Clock,
 }
 
@@ -112,6 +118,8 @@ impl Worker {
 
     /// A worker on any queue and stores: AWS in production, memory in unit tests.
     pub fn with_seams(config: Config, registry: Arc<Registry>, seams: Seams) -> Self {
+        let metrics = Arc::new(Metrics::new());
+        metrics.register_tools(registry.clone());
         let engine = Engine::new(
             registry,
             EngineSettings {
@@ -127,7 +135,19 @@ impl Worker {
             tasks: seams.tasks,
             clock: seams.clock,
             config: Arc::new(config),
+            metrics,
+            health: Health::default(),
         }
+    }
+
+    /// This worker's metrics, for its listener (`BAYKO_METRICS_BIND`).
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.metrics.clone()
+    }
+
+    /// Whether this worker receives from its queue, for `/readyz`.
+    pub fn health(&self) -> Health {
+        self.health.clone()
     }
 
     /// Receives and processes until `shutdown` is cancelled; then stops receiving, gives the
@@ -152,6 +172,7 @@ impl Worker {
             };
             match received {
                 Ok(messages) => {
+                    self.health.set(Readiness::Receiving);
                     failures = 0;
                     for message in messages {
                         let worker = self.clone();
@@ -161,6 +182,7 @@ impl Worker {
                 }
                 Err(err) => {
                     // The queue is unreachable: back off with jitter, resume by ourselves.
+                    self.health.set(Readiness::QueueUnreachable);
                     failures = failures.saturating_add(1);
                     let delay = backoff::full_jitter(
                         self.config.retry_base,
@@ -175,6 +197,7 @@ impl Worker {
                 }
             }
         }
+        self.health.set(Readiness::Stopping);
         let grace = self.config.shutdown_grace;
         tracing::info!(
             in_flight = in_flight.len(),
@@ -210,19 +233,31 @@ impl Worker {
     }
 
     async fn receive(&self, max: usize) -> Result<Vec<Message>, bb_aws::AwsError> {
-        self.queue
+        let messages = self
+            .queue
             .receive(max, self.config.wait_time, self.message_hold())
-            .await
+            .await?;
+        self.metrics.received_batch(
+            messages
+                .iter()
+                .filter_map(|message| ObjectCreated::from_sqs_body(&message.body).ok()?.time),
+        );
+        Ok(messages)
     }
 
     /// Handles one message and settles it with the queue.
     async fn process(&self, message: Message, abort: &CancellationToken) {
+        let received_at = SystemTime::now();
+        let _in_flight = self.metrics.in_flight();
         let span = tracing::info_span!(
             "message",
             message_id = %message.id,
             receive_count = message.receive_count
         );
-        let disposition = self.handle(&message, abort).instrument(span.clone()).await;
+        let disposition = self
+            .handle(&message, received_at, abort)
+            .instrument(span.clone())
+            .await;
         self.settle(&message, disposition).instrument(span).await;
     }
 
@@ -231,7 +266,10 @@ impl Worker {
         let result = match disposition {
             Disposition::Abandon => return,
             Disposition::Delete => self.queue.delete(receipt).await,
-            Disposition::Release(after) => self.queue.change_visibility(receipt, after).await,
+            Disposition::Release(after, reason) => {
+                self.metrics.released(reason);
+                self.queue.change_visibility(receipt, after).await
+            }
         };
         // If settling fails the message simply reappears after its visibility timeout; the
         // status document makes the redelivery harmless.
@@ -248,28 +286,40 @@ impl Worker {
     }
 
     /// Decides a message's fate.
-    async fn handle(&self, delivery: &Message, abort: &CancellationToken) -> Disposition {
+    async fn handle(
+        &self,
+        delivery: &Message,
+        received_at: SystemTime,
+        abort: &CancellationToken,
+    ) -> Disposition {
         let event = match ObjectCreated::from_sqs_body(&delivery.body) {
             Ok(event) => event,
             Err(err) => {
                 // Malformed for good: release at once, so the redrive moves it to the DLQ soon.
                 tracing::warn!(error = %err, "unprocessable message, leaving it for the DLQ");
-                return Disposition::Release(Duration::ZERO);
+                return Disposition::Release(Duration::ZERO, ReleaseReason::Unprocessable);
             }
         };
         if event.bucket != self.config.tasks_bucket {
             tracing::warn!(bucket = %event.bucket, "event for another bucket, leaving it for the DLQ");
-            return Disposition::Release(Duration::ZERO);
+            return Disposition::Release(Duration::ZERO, ReleaseReason::Unprocessable);
+        }
+        if let Some(created) = event.time {
+            let lag = (self.clock.now() - created).to_std().unwrap_or_default();
+            self.metrics.received(lag);
         }
         let key = event.task;
         let span = tracing::info_span!("task", task_id = %key.task_id, tenant = %key.tenant);
         async {
-            let retry = Disposition::Release(backoff::full_jitter(
-                self.config.retry_base,
-                self.config.retry_max,
-                delivery.receive_count,
-            ));
-            match self.run_task(&key, delivery, abort).await {
+            let retry = Disposition::Release(
+                backoff::full_jitter(
+                    self.config.retry_base,
+                    self.config.retry_max,
+                    delivery.receive_count,
+                ),
+                ReleaseReason::Retry,
+            );
+            match self.run_task(&key, delivery, received_at, abort).await {
                 Ok(disposition) => disposition,
                 Err(StoreError::Aws(bb_aws::AwsError::NotFound(object))) => {
                     // Not ours to fail: there is no task. The redrive keeps the evidence.
@@ -296,6 +346,7 @@ impl Worker {
         &self,
         key: &TaskKey,
         delivery: &Message,
+        received_at: SystemTime,
         abort: &CancellationToken,
     ) -> Result<Disposition, StoreError> {
         let previous = self.statuses.read(key).await?;
@@ -313,7 +364,10 @@ impl Worker {
             }
             Admission::Held(remaining) => {
                 tracing::info!(holder = ?previous.as_ref().and_then(|held| held.status.worker.as_deref()), ?remaining, "task held by a live worker, deferring");
-                return Ok(Disposition::Release(remaining + Duration::from_secs(1)));
+                return Ok(Disposition::Release(
+                    remaining + Duration::from_secs(1),
+                    ReleaseReason::Held,
+                ));
             }
             Admission::GiveUp(reason) => {
                 tracing::warn!("giving up on a task that keeps losing its worker");
@@ -329,8 +383,8 @@ impl Worker {
                 .end_unclaimed(key, previous.as_ref(), TaskState::Cancelled, CANCELLED)
                 .await;
         }
-        let task = match self.inbox.read(key).await {
-            Ok(task) => task,
+        let (task, trace_context) = match self.inbox.read(key).await {
+            Ok(read) => read,
             Err(StoreError::Invalid(reason)) => {
                 tracing::warn!(%reason, "invalid task object, failing the task");
                 return self
@@ -339,7 +393,81 @@ impl Worker {
             }
             Err(err) => return Err(err),
         };
+        let process = self.process_span(
+            key,
+            delivery,
+            received_at,
+            previous.as_ref(),
+            &trace_context,
+        );
+        self.claim_and_run(key, delivery, abort, previous, probe, task, &process)
+            .instrument(process.clone())
+            .await
+    }
 
+    /// The task's `process` span (a consumer span, OpenTelemetry messaging conventions): a
+    /// child of Brown's producer span, whose context came with the task object, so the task
+    /// has one trace from POST to artifact. The `receive` span, from the message's arrival to
+    /// here, is recorded in that trace too. A redelivered task's run links to the earlier
+    /// attempt's run.
+    fn process_span(
+        &self,
+        key: &TaskKey,
+        delivery: &Message,
+        received_at: SystemTime,
+        previous: Option<&Versioned>,
+        trace_context: &shared::telemetry::Carrier,
+    ) -> tracing::Span {
+        use shared::telemetry::{self, KeyValue};
+        let process = tracing::info_span!(
+            "process",
+            otel.name = "process inbox",
+            otel.kind = "consumer",
+            messaging.system = "aws_sqs",
+            messaging.operation.type = "process",
+            messaging.destination.name = "inbox",
+            messaging.message.id = %key.task_id,
+            task.attempt = tracing::field::Empty,
+            task.status = tracing::field::Empty,
+            trace_id = tracing::field::Empty,
+        );
+        telemetry::continue_trace(&process, trace_context);
+        if let Some(earlier) = previous.and_then(|held| held.status.traceparent.as_deref()) {
+            telemetry::link(&process, earlier);
+        }
+        telemetry::record_consumer_span(
+            "receive inbox",
+            received_at,
+            trace_context,
+            vec![
+                KeyValue::new("messaging.system", "aws_sqs"),
+                KeyValue::new("messaging.operation.type", "receive"),
+                KeyValue::new("messaging.destination.name", "inbox"),
+                KeyValue::new("messaging.message.id", key.task_id.to_string()),
+                KeyValue::new(
+                    "messaging.aws.sqs.receive_count",
+                    i64::from(delivery.receive_count),
+                ),
+            ],
+        );
+        process
+    }
+
+    /// Claims the task, runs it (heartbeating) and writes its artifacts and final status.
+    #[allow(clippy::too_many_arguments)]
+    async fn claim_and_run(
+        &self,
+        key: &TaskKey,
+        delivery: &Message,
+        abort: &CancellationToken,
+        previous: Option<Versioned>,
+        probe: CancelProbe,
+        task: TaskV1,
+        process: &tracing::Span,
+    ) -> Result<Disposition, StoreError> {
+        let taking_over = previous
+            .as_ref()
+            .is_some_and(|held| held.status.status == TaskState::Running);
         let held = self
             .statuses
             .claim(
@@ -349,11 +477,21 @@ impl Worker {
                 &self.config.worker_id,
                 self.config.lease,
                 self.clock.now(),
+                shared::telemetry::traceparent(process),
             )
+            .instrument(tracing::info_span!("claim", otel.name = "claim"))
             .await?;
+        if taking_over {
+            self.metrics.taken_over();
+        }
+        process.record("task.attempt", held.status.attempt);
         tracing::info!(attempt = held.status.attempt, "task claimed");
         let started = std::time::Instant::now();
-        let mut log = ProcessingLog::new(key.task_id);
+        let mut log = ProcessingLog::traced(
+            key.task_id,
+            shared::telemetry::trace_id(process).unwrap_or_default(),
+            Some(self.metrics.clone()),
+        );
         log.record(
             Event::Claimed,
             json!({"attempt": held.status.attempt, "worker": self.config.worker_id}),
@@ -401,7 +539,10 @@ impl Worker {
                     tracing::warn!(error = %err, "could not end the lease early");
                 }
                 tracing::info!("shutting down: task handed back to the queue");
-                return Ok(Disposition::Release(Duration::ZERO));
+                return Ok(Disposition::Release(
+                    Duration::ZERO,
+                    ReleaseReason::Shutdown,
+                ));
             }
         };
         self.finish(key, &held, outcome, log, elapsed_ms).await
@@ -442,12 +583,15 @@ impl Worker {
             }
             // After the lease: a redelivery must find the lease already over, or it would
             // only be put back again, spending one of the message's receives.
-            if let Err(err) = self
+            match self
                 .queue
                 .change_visibility(&receipt, self.message_hold())
                 .await
             {
-                tracing::warn!(error = %err, "could not extend the message's visibility");
+                Ok(()) => self.metrics.visibility_extended(),
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not extend the message's visibility")
+                }
             }
             if let Some(probe) = control.probe()
                 && probe.requested().await
@@ -483,7 +627,14 @@ impl Worker {
             content_type: "application/x-ndjson",
             body: log.to_json_lines().into_bytes(),
         });
-        let mut stored = self.artifacts.write_once(key, artifacts).await?;
+        let mut stored = self
+            .artifacts
+            .write_once(key, artifacts)
+            .instrument(tracing::info_span!(
+                "artifacts",
+                otel.name = "write artifacts"
+            ))
+            .await?;
         stored.sort_by_key(|artifact| {
             ARTIFACT_NAMES
                 .iter()
@@ -503,8 +654,17 @@ impl Worker {
             artifacts: stored,
             ..held.status.clone()
         };
-        match self.statuses.commit(key, held, status).await {
+        let committed = self
+            .statuses
+            .commit(key, held, status)
+            .instrument(commit_span(outcome.state))
+            .await;
+        match committed {
             Ok(_) => {
+                tracing::Span::current()
+                    .record("task.status", tracing::field::debug(outcome.state));
+                self.metrics
+                    .task_finished(outcome.state, Duration::from_millis(elapsed_ms));
                 tracing::info!(status = ?outcome.state, elapsed_ms, "task finished");
                 Ok(Disposition::Delete)
             }
@@ -541,6 +701,8 @@ impl Worker {
             error: Some(reason.into()),
             metrics: None,
             artifacts: Vec::new(),
+            // The last run's trace, if there was one: this ending had no run of its own.
+            traceparent: previous.and_then(|held| held.status.traceparent.clone()),
         };
         self.finish_unclaimed(key, previous, status).await
     }
@@ -552,13 +714,22 @@ impl Worker {
         status: TaskStatus,
     ) -> Result<Disposition, StoreError> {
         let state = status.status;
-        match self.statuses.finish_unclaimed(key, previous, status).await {
+        let committed = self
+            .statuses
+            .finish_unclaimed(key, previous, status)
+            .instrument(commit_span(state))
+            .await;
+        match committed {
             Ok(_) => {
+                self.metrics.task_ended_unclaimed(state);
                 tracing::info!(status = ?state, "task finished without running");
                 Ok(Disposition::Delete)
             }
             // Someone else moved the task on: look again on the next delivery.
-            Err(err) if err.is_conflict() => Ok(Disposition::Release(Duration::ZERO)),
+            Err(err) if err.is_conflict() => Ok(Disposition::Release(
+                Duration::ZERO,
+                ReleaseReason::Conflict,
+            )),
             Err(err) => Err(err),
         }
     }
@@ -578,6 +749,11 @@ impl Worker {
 }
 
 const CANCELLED: &str = "cancelled at the client's request";
+
+/// The span of a final status write.
+fn commit_span(state: TaskState) -> tracing::Span {
+    tracing::info_span!("commit", otel.name = "commit status", task.status = ?state)
+}
 
 fn json_artifact(name: &'static str, value: &impl serde::Serialize) -> Artifact {
     Artifact {

@@ -33,6 +33,9 @@ fn config() -> Config {
         max_attempts: 4,
         shutdown_grace: Duration::from_secs(1),
         chaos_step_delay: Duration::ZERO,
+        metrics_bind: None,
+        dlq_url: None,
+        queue_watch_interval: Duration::from_secs(15),
     }
 }
 
@@ -136,6 +139,7 @@ impl Harness {
             error: None,
             metrics: None,
             artifacts: Vec::new(),
+            traceparent: None,
         };
         let body = serde_json::to_vec(&StatusDocument::V1(status)).unwrap();
         self.tasks
@@ -236,6 +240,16 @@ async fn a_live_lease_defers_and_an_expired_one_is_taken_over() {
     assert_eq!(status.attempt, 2, "taken over after the lease expired");
     assert_eq!(status.worker.as_deref(), Some("w1"));
     assert!(stack.queue.is_empty());
+    // The metrics saw the deferral, the takeover and the outcome.
+    let exposition = worker.metrics().render();
+    for line in [
+        "bayko_messages_released_total{reason=\"held_by_another_worker\"} 1",
+        "bayko_takeovers_total 1",
+        "bayko_tasks_total{outcome=\"succeeded\"} 1",
+        "bayko_tasks_in_flight 0",
+    ] {
+        assert!(exposition.contains(line), "{line} missing:\n{exposition}");
+    }
 }
 
 #[tokio::test(start_paused = true)]
