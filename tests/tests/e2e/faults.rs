@@ -400,7 +400,7 @@ async fn chaos(
     stack: Arc<TestStack>,
     workers: Arc<Mutex<Vec<BaykoProcess>>>,
     env: &'static [(&'static str, &'static str)],
-    tasks: Arc<Vec<String>>,
+    tasks: Arc<[String]>,
     stop: tokio_util::sync::CancellationToken,
 ) -> HashSet<String> {
     let mut killed = HashSet::new();
@@ -489,7 +489,7 @@ async fn soak_with_chaos_every_task_ends_once() {
             task_id
         });
     }
-    let accepted = Arc::new(submissions.join_all().await);
+    let accepted: Arc<[String]> = submissions.join_all().await.into();
     let stop_chaos = tokio_util::sync::CancellationToken::new();
     let chaos = tokio::spawn(chaos(
         stack.clone(),
