@@ -721,3 +721,91 @@ impl BrownProcess {
             .expect("waiting for brown")
     }
 }
+
+/// Every version of a task's status document, in no particular order (versioning on the tasks
+/// bucket, see [`count_writes_from_now_on`]): its claims, renewals and final write.
+pub async fn status_history(s3: &aws_sdk_s3::Client, bucket: &str, task_id: &str) -> Vec<Value> {
+    let key = format!("status/default/{task_id}.json");
+    let mut version_ids = Vec::new();
+    let mut key_marker = None;
+    let mut version_marker = None;
+    loop {
+        let page = s3
+            .list_object_versions()
+            .bucket(bucket)
+            .prefix(&key)
+            .set_key_marker(key_marker.take())
+            .set_version_id_marker(version_marker.take())
+            .send()
+            .await
+            .expect("listing status versions");
+        for version in page.versions.unwrap_or_default() {
+            if version.key.as_deref() == Some(key.as_str()) {
+                version_ids.push(version.version_id);
+            }
+        }
+        if page.is_truncated != Some(true) {
+            break;
+        }
+        key_marker = page.next_key_marker;
+        version_marker = page.next_version_id_marker;
+    }
+    let mut history = Vec::new();
+    for version_id in version_ids {
+        let object = s3
+            .get_object()
+            .bucket(bucket)
+            .key(&key)
+            .set_version_id(version_id)
+            .send()
+            .await
+            .expect("reading a status version");
+        let bytes = object
+            .body
+            .collect()
+            .await
+            .expect("status body")
+            .into_bytes();
+        history.push(serde_json::from_slice(&bytes).expect("a status document"));
+    }
+    history
+}
+
+/// The claims in a status history: attempt number → the worker that made it.
+pub fn claims(history: &[Value]) -> std::collections::BTreeMap<u64, String> {
+    history
+        .iter()
+        .filter(|status| status["status"] == "running")
+        .filter_map(|status| {
+            let attempt = status["attempt"].as_u64()?;
+            let worker = status["worker"].as_str()?.to_owned();
+            Some((attempt, worker))
+        })
+        .collect()
+}
+
+/// Every key under `prefix`, all pages.
+pub async fn list_all_keys(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut token = None;
+    loop {
+        let page = s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .set_continuation_token(token.take())
+            .send()
+            .await
+            .expect("listing objects");
+        keys.extend(
+            page.contents
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|o| o.key),
+        );
+        match page.next_continuation_token {
+            Some(next) if page.is_truncated == Some(true) => token = Some(next),
+            _ => return keys,
+        }
+    }
+}

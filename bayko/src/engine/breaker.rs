@@ -164,6 +164,30 @@ impl Permit<'_> {
     }
 }
 
+impl Permit<'_> {
+    /// The call failed for a reason that says nothing about the tool (bad input): the failure
+    /// count is left alone, and a probe hands its turn to the next call rather than reopening
+    /// the breaker for another cooldown.
+    pub fn inconclusive(mut self) {
+        self.recorded = true;
+        if self.probe {
+            self.breaker.release_probe();
+        }
+    }
+}
+
+impl CircuitBreaker {
+    /// Ends a probe without a verdict: the next `admit` probes again.
+    fn release_probe(&self) {
+        let mut inner = self.lock();
+        if matches!(*inner, Inner::HalfOpen) {
+            *inner = Inner::Open {
+                until: Instant::now(),
+            };
+        }
+    }
+}
+
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
         // A cancelled ordinary call says nothing about the tool; a cancelled
@@ -301,6 +325,32 @@ mod tests {
         assert!(
             b.admit().is_ok(),
             "a new probe is allowed after the cooldown"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_inconclusive_probe_leaves_the_next_call_to_probe() {
+        let b = half_open().await;
+        b.admit().unwrap().inconclusive();
+        assert_eq!(
+            b.state(),
+            BreakerState::HalfOpen,
+            "not reopened by bad input"
+        );
+        b.admit().expect("the next call probes at once").success();
+        assert_eq!(b.state(), BreakerState::Closed);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_inconclusive_call_while_closed_counts_nothing() {
+        let b = breaker();
+        fail(&b, 2);
+        b.admit().unwrap().inconclusive();
+        fail(&b, 1);
+        assert_eq!(
+            b.state(),
+            BreakerState::Open,
+            "the count was not reset either"
         );
     }
 

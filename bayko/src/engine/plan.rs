@@ -250,6 +250,12 @@ pub fn validate_proposal(
             problems.push(format!("step {id}: an MCP step is named mcp:{tool}"));
             continue;
         }
+        // An MCP server may act outside Bayko: only the client can ask for one, never a plan
+        // shaped by the task's (untrusted) text.
+        if kind == StepKind::Mcp && !baseline.steps.iter().any(|s| s.id == id) {
+            problems.push(format!("step {id}: the client did not ask for {tool}"));
+            continue;
+        }
         if steps.iter().any(|s| s.id == id) {
             problems.push(format!("step {id} appears twice"));
             continue;

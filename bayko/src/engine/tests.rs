@@ -511,11 +511,11 @@ async fn an_llm_plan_is_used_when_the_router_validates_it() {
         config("[router]\nllm_planning = true\n"),
         vec![claude.clone(), count.clone()],
     ));
-    let (result, log) = run(&engine, &task(&[])).await;
+    let (result, log) = run(&engine, &task(&["stats:count"])).await;
     let outcome = result.unwrap();
     assert_eq!(outcome.state, TaskState::Succeeded, "{:?}", outcome.reason);
     assert_eq!(events(&log, "llm_plan_accepted").len(), 1);
-    assert_eq!(count.calls(), 1, "the LLM added the MCP step");
+    assert_eq!(count.calls(), 1, "the LLM placed the MCP step");
     assert_eq!(
         output_json(&outcome)["plan"][3]["depends_on"],
         json!(["analyse", "mcp:stats:count"])
@@ -558,4 +558,76 @@ async fn an_invalid_llm_plan_is_rejected_with_its_reasons() {
     // The router's own plan ran instead.
     let planned = &events(&log, "planned")[0].detail;
     assert_eq!(planned["steps"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn an_llm_plan_may_not_add_an_mcp_step_the_client_did_not_ask_for() {
+    let proposal = r#"{"steps": [
+      {"id": "scan", "tool": "compliance-scanner", "depends_on": []},
+      {"id": "analyse", "tool": "data-processor", "depends_on": []},
+      {"id": "mcp:stats:count", "tool": "stats:count", "depends_on": []},
+      {"id": "summarise", "tool": "claude", "depends_on": ["analyse"]}
+    ]}"#;
+    let claude = Scripted::new(
+        "claude",
+        "summarise",
+        Duration::ZERO,
+        vec![Ok(json!({"text": proposal})), report()],
+    );
+    let count = Scripted::new(
+        "stats:count",
+        "mcp",
+        Duration::ZERO,
+        vec![Ok(json!({"result": 3}))],
+    );
+    let engine = engine(registry(
+        config("[router]\nllm_planning = true\n"),
+        vec![claude, count.clone()],
+    ));
+    let (result, log) = run(&engine, &task(&[])).await;
+    assert_eq!(result.unwrap().state, TaskState::Succeeded);
+    let rejected = events(&log, "llm_plan_rejected");
+    assert_eq!(rejected.len(), 1);
+    let problems = rejected[0].detail["problems"].to_string();
+    assert!(
+        problems.contains("the client did not ask for stats:count"),
+        "{problems}"
+    );
+    assert_eq!(count.calls(), 0, "the MCP tool was never called");
+}
+
+#[tokio::test]
+async fn planning_goes_through_the_llms_circuit_breaker() {
+    // Two failed summaries open claude's circuit; the next task's planning call must then
+    // not reach claude either.
+    let claude = Scripted::new(
+        "claude",
+        "summarise",
+        Duration::ZERO,
+        vec![overloaded(), overloaded(), overloaded(), overloaded()],
+    );
+    let engine = engine(registry(
+        config(
+            "[router]\nllm_planning = true\n[breaker]\nfailure_threshold = 2\ncooldown_ms = 60000\n\
+             [tools.claude]\nmax_attempts = 1\n",
+        ),
+        vec![claude.clone()],
+    ));
+    let (result, _) = run(&engine, &task(&[])).await;
+    assert_eq!(result.unwrap().state, TaskState::Degraded);
+    assert_eq!(claude.calls(), 2, "planning and summarising both failed");
+    let (result, log) = run(&engine, &task(&[])).await;
+    assert_eq!(result.unwrap().state, TaskState::Degraded);
+    assert_eq!(
+        claude.calls(),
+        2,
+        "the open circuit kept the planning call away"
+    );
+    let rejected = events(&log, "llm_plan_rejected");
+    assert!(
+        rejected[0].detail["problems"]
+            .to_string()
+            .contains("circuit open"),
+        "{rejected:?}"
+    );
 }

@@ -38,6 +38,9 @@ pub const DEFAULT_ANTHROPIC_TIMEOUT: Duration = Duration::from_secs(600);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How much of an unparseable error body goes into an error message.
 const BODY_SNIPPET_CHARS: usize = 300;
+/// The most of a reply body read: a Messages reply is at most `max_tokens` of text, far below
+/// this, so a bigger body is a wrong endpoint or a hostile one, not an answer.
+const MAX_RESPONSE_BYTES: usize = 4 << 20;
 
 /// One single-turn completion: an optional system prompt and one user prompt.
 #[derive(Debug, Clone, PartialEq)]
@@ -306,6 +309,8 @@ impl AnthropicClient {
             .default_headers(Self::default_headers(&config)?)
             .timeout(config.timeout)
             .connect_timeout(CONNECT_TIMEOUT.min(config.timeout))
+            // Every request carries the API key: it goes to the configured host or nowhere.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| {
                 ToolError::terminal(format!(
@@ -360,7 +365,7 @@ impl AnthropicClient {
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
-        let bytes = response.bytes().await.map_err(transport_error)?;
+        let bytes = read_capped(response).await?;
         if !status.is_success() {
             return Err(anthropic_status_error(status, retry_after, &bytes));
         }
@@ -392,6 +397,29 @@ impl AnthropicClient {
             stop_reason: reply.stop_reason,
         })
     }
+}
+
+/// Reads a reply body, refusing one over [`MAX_RESPONSE_BYTES`] before holding it in memory.
+async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, ToolError> {
+    let too_big = || {
+        ToolError::terminal(format!(
+            "anthropic: the reply exceeds {MAX_RESPONSE_BYTES} bytes"
+        ))
+    };
+    if response
+        .content_length()
+        .is_some_and(|length| length > MAX_RESPONSE_BYTES as u64)
+    {
+        return Err(too_big());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(too_big());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// Classifies a failure to send the request or read the reply. Everything
@@ -797,6 +825,35 @@ mod tests {
                 "messages": [{"role": "user", "content": "Summarise the data."}]
             })
         );
+    }
+
+    #[tokio::test]
+    async fn anthropic_redirects_are_not_followed_with_the_key() {
+        let elsewhere = Stub::start(Reply::new(200, json!({}))).await;
+        let location: &'static str = format!("{}/v1/messages", elsewhere.url()).leak();
+        let error = anthropic_call(Reply::new(307, json!({})).header("location", location))
+            .await
+            .unwrap_err();
+        assert!(!error.is_retryable(), "{error}");
+        assert!(error.to_string().contains("HTTP 307"), "{error}");
+        assert!(
+            elsewhere.seen().is_empty(),
+            "the key never left for the redirect"
+        );
+    }
+
+    #[tokio::test]
+    async fn anthropic_replies_over_the_cap_are_refused() {
+        let huge = "x".repeat(MAX_RESPONSE_BYTES + 1);
+        let error = anthropic_call(Reply::new(
+            200,
+            json!({"type": "message", "content": [{"type": "text", "text": huge}],
+                   "stop_reason": "end_turn", "usage": {"input_tokens": 1, "output_tokens": 1}}),
+        ))
+        .await
+        .unwrap_err();
+        assert!(!error.is_retryable(), "{error}");
+        assert!(error.to_string().contains("exceeds"), "{error}");
     }
 
     #[tokio::test]

@@ -35,6 +35,8 @@ const CLIENT_NAME: &str = "bayko";
 /// How many of a stdio server's last stderr lines are kept to explain a
 /// failed start.
 const STDERR_TAIL_LINES: usize = 20;
+/// And of each line, this many characters.
+const STDERR_LINE_CHARS: usize = 300;
 
 /// How long a failed start waits for the server's stderr to be fully read,
 /// so the error can quote it.
@@ -52,8 +54,9 @@ const STDERR_DRAIN_GRACE: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(tag = "transport", rename_all = "snake_case", deny_unknown_fields)]
 pub enum McpServerConfig {
-    /// A server started as a child process and spoken to over its
-    /// stdin/stdout. Its stderr is logged.
+    /// A server started as a child process and spoken to over its stdin/stdout, in a cleared
+    /// environment: `PATH`, the variables named in `pass_env`, and `env`. Its stderr is not
+    /// logged (it may echo task data); its last lines explain a failed start.
     Stdio {
         /// Name the server is known by in Bayko (logs, errors, tool routing).
         name: String,
@@ -62,9 +65,13 @@ pub enum McpServerConfig {
         /// Arguments passed to `command`.
         #[serde(default)]
         args: Vec<String>,
-        /// Variables added to the environment Bayko passes on to the child.
+        /// Variables set for the child.
         #[serde(default)]
         env: BTreeMap<String, String>,
+        /// Bayko's own variables passed on to the child by name; no other is (API keys and AWS
+        /// credentials stay with Bayko unless named here).
+        #[serde(default)]
+        pass_env: Vec<String>,
     },
     /// A server reached over streamable HTTP.
     Http {
@@ -220,8 +227,12 @@ impl McpConnection {
         let server = config.name().to_owned();
         let (service, child_pid) = match config {
             McpServerConfig::Stdio {
-                command, args, env, ..
-            } => start_stdio(&server, command, args, env).await?,
+                command,
+                args,
+                env,
+                pass_env,
+                ..
+            } => start_stdio(&server, command, args, env, pass_env).await?,
             McpServerConfig::Http { url, .. } => (start_http(&server, url).await?, None),
         };
         let tools = list_tools(&server, service.peer()).await?;
@@ -319,8 +330,15 @@ async fn start_stdio(
     program: &str,
     args: &[String],
     env: &BTreeMap<String, String>,
+    pass_env: &[String],
 ) -> Result<(Client, Option<u32>), ToolError> {
     let mut command = Command::new(program);
+    command.env_clear();
+    for name in std::iter::once("PATH").chain(pass_env.iter().map(String::as_str)) {
+        if let Some(value) = std::env::var_os(name) {
+            command.env(name, value);
+        }
+    }
     // Safety net: if the transport is dropped where its own cleanup can't
     // run (runtime shutting down), tokio still kills the child.
     command.args(args).envs(env).kill_on_drop(true);
@@ -484,9 +502,14 @@ async fn read_stderr(server: String, stderr: ChildStderr, tail: Arc<Mutex<VecDeq
         .await
         .is_ok_and(|n| n > 0)
     {
-        let line = String::from_utf8_lossy(&buffer).trim_end().to_owned();
+        let line: String = String::from_utf8_lossy(&buffer)
+            .trim_end()
+            .chars()
+            .take(STDERR_LINE_CHARS)
+            .collect();
+        // Counted, not quoted: a server may echo the task data it was given.
+        tracing::debug!(server = %server, bytes = buffer.len(), "mcp server wrote to stderr");
         buffer.clear();
-        tracing::debug!(server = %server, "mcp server stderr: {line}");
         let mut tail = tail.lock().unwrap_or_else(PoisonError::into_inner);
         if tail.len() == STDERR_TAIL_LINES {
             tail.pop_front();
@@ -599,6 +622,7 @@ mod tests {
             command: python().to_owned(),
             args: vec![fixture()],
             env: BTreeMap::new(),
+            pass_env: Vec::new(),
         }
     }
 
@@ -652,6 +676,7 @@ mod tests {
                 command: "python3".into(),
                 args: vec!["server.py".into()],
                 env: BTreeMap::new(),
+                pass_env: Vec::new(),
             }
         );
         let http: McpServerConfig = serde_json::from_value(json!({
@@ -852,6 +877,7 @@ mod tests {
             command: "/nonexistent/bayko-mcp-server".into(),
             args: vec![],
             env: BTreeMap::new(),
+            pass_env: Vec::new(),
         };
         let error = McpConnection::connect(&config, CONNECT_TIMEOUT)
             .await
@@ -872,6 +898,7 @@ mod tests {
             command: python().to_owned(),
             args: vec!["-c".into(), "import no_such_module_for_bayko".into()],
             env: BTreeMap::new(),
+            pass_env: Vec::new(),
         };
         let error = McpConnection::connect(&config, CONNECT_TIMEOUT)
             .await
@@ -884,6 +911,41 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread")]
+    async fn a_server_starts_with_only_the_allowed_environment() {
+        // Set for every test run, like the AWS variables and API keys in production.
+        let inherited = "CARGO_MANIFEST_DIR";
+        assert!(std::env::var_os(inherited).is_some());
+        let script = format!(
+            "echo \"inherited=${{{inherited}:-unset}} path=${{PATH:+set}} own=$OWN\" >&2; exit 1"
+        );
+        let environment_seen = |pass_env: Vec<String>| {
+            let config = McpServerConfig::Stdio {
+                name: "env".into(),
+                command: "sh".into(),
+                args: vec!["-c".into(), script.clone()],
+                env: BTreeMap::from([("OWN".into(), "given".into())]),
+                pass_env,
+            };
+            async move {
+                McpConnection::connect(&config, CONNECT_TIMEOUT)
+                    .await
+                    .unwrap_err()
+                    .to_string()
+            }
+        };
+        let cleared = environment_seen(Vec::new()).await;
+        assert!(
+            cleared.contains("inherited=unset path=set own=given"),
+            "{cleared}"
+        );
+        let allowed = environment_seen(vec![inherited.into()]).await;
+        assert!(
+            allowed.contains(&format!("inherited={} ", env!("CARGO_MANIFEST_DIR"))),
+            "{allowed}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
     async fn connect_timeout_is_honoured() {
         // A process that never answers the handshake.
         let config = McpServerConfig::Stdio {
@@ -891,6 +953,7 @@ mod tests {
             command: python().to_owned(),
             args: vec!["-c".into(), "import time; time.sleep(60)".into()],
             env: BTreeMap::new(),
+            pass_env: Vec::new(),
         };
         let started = Instant::now();
         let error = McpConnection::connect(&config, Duration::from_millis(500))

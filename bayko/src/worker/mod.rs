@@ -509,6 +509,7 @@ impl Worker {
         );
         let control = TaskControl::new(abort, Some(probe));
         let held = Arc::new(Mutex::new(held));
+        let stop_heartbeat = CancellationToken::new();
         let heartbeat = tokio::spawn(
             self.clone()
                 .heartbeat(
@@ -516,19 +517,18 @@ impl Worker {
                     held.clone(),
                     control.clone(),
                     delivery.receipt.clone(),
+                    stop_heartbeat.clone(),
                 )
                 .in_current_span(),
         );
         let outcome = self.engine.run(&task, &mut log, &control).await;
-        // The heartbeat writes the status only while it holds `held`: stopping it with the lock
-        // in hand never cuts a write short (a write that landed unseen would make our final
-        // commit look like a lost lease).
-        let mut held = {
-            let held = held.lock().await;
-            heartbeat.abort();
-            held.clone()
-        };
-        let _ = heartbeat.await;
+        // Stopped between beats, never aborted: a renewal in flight may already have landed
+        // in S3, and only its answer carries the ETag the final commit must name.
+        stop_heartbeat.cancel();
+        if let Err(err) = heartbeat.await {
+            tracing::warn!(error = %err, "the heartbeat task failed");
+        }
+        let mut held = held.lock().await.clone();
         held.status.progress = control.progress().snapshot();
         let elapsed_ms = started.elapsed().as_millis() as u64;
 
@@ -560,15 +560,16 @@ impl Worker {
         self.finish(key, &held, outcome, log, elapsed_ms).await
     }
 
-    /// Every `heartbeat` interval while the task runs: keep the message invisible, renew the
-    /// lease in the status (losing it means another worker took over), and look for a cancel
-    /// request.
+    /// Every `heartbeat` interval until `stop`: keep the message invisible, renew the lease in
+    /// the status (losing it means another worker took over), and look for a cancel request.
+    /// `stop` is only looked at between beats, so a renewal is never cut off mid-flight.
     async fn heartbeat(
         self,
         key: TaskKey,
         held: Arc<Mutex<Versioned>>,
         control: TaskControl,
         receipt: String,
+        stop: CancellationToken,
     ) {
         let mut ticks = tokio::time::interval(self.config.heartbeat);
         ticks.tick().await;
@@ -582,6 +583,7 @@ impl Worker {
                     tokio::time::sleep(PROGRESS_SETTLE.min(self.config.heartbeat / 2)).await;
                     false
                 }
+                () = stop.cancelled() => return,
             };
             {
                 let mut held = held.lock().await;

@@ -400,3 +400,63 @@ async fn shutdown_hands_an_unfinished_task_back_for_another_worker() {
     assert_eq!(status.attempt, 2);
     assert_eq!(status.worker.as_deref(), Some("w2"));
 }
+
+/// The tasks bucket where the first lease renewal lands at once but its answer takes
+/// `answer_after` to come back: the window in which the task may finish.
+#[derive(Debug)]
+struct SlowFirstRenewal {
+    store: Arc<MemoryStore>,
+    answer_after: Duration,
+    delayed: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for SlowFirstRenewal {
+    async fn get(&self, key: &str) -> Result<Option<Object>, AwsError> {
+        self.store.get(key).await
+    }
+    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, AwsError> {
+        self.store.head(key).await
+    }
+    async fn put(&self, key: &str, payload: Payload, mode: PutMode) -> Result<Written, AwsError> {
+        let renewal = key.starts_with("status/") && matches!(mode, PutMode::Update(_));
+        let written = self.store.put(key, payload, mode).await?;
+        if renewal && !self.delayed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            tokio::time::sleep(self.answer_after).await;
+        }
+        Ok(written)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_task_finishing_during_a_lease_renewal_commits_once() {
+    let stack = Harness::new();
+    let key = stack.submit().await;
+    let seams = Seams {
+        queue: stack.queue.clone(),
+        tasks: Arc::new(SlowFirstRenewal {
+            store: stack.tasks.clone(),
+            answer_after: Duration::from_secs(100),
+            delayed: false.into(),
+        }),
+        artifacts: stack.artifacts.clone(),
+        clock: stack.clock,
+        events: None,
+    };
+    // The first renewal lands at 10 s and is answered at 110 s; the steps end in between.
+    let config = Config {
+        heartbeat: Duration::from_secs(10),
+        chaos_step_delay: Duration::from_secs(11),
+        ..config()
+    };
+    let worker = Worker::with_seams(config, Arc::new(Registry::builtin()), seams);
+    worker.process_batch().await.unwrap();
+    let status = stack.status(&key).await.unwrap();
+    assert_eq!(
+        status.status,
+        TaskState::Succeeded,
+        "committed on the renewed ETag, not abandoned: {status:?}"
+    );
+    assert_eq!(status.attempt, 1, "run once");
+    assert!(stack.queue.is_empty(), "acknowledged");
+}

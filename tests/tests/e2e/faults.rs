@@ -1,18 +1,18 @@
 //! Breaking things on purpose, with real processes: kill -9 mid-task, the emulator frozen under
 //! load, and a soak with a chaos loop. Each test prints its figures: submitted, accepted,
-//! completed, duplicated, lost.
+//! completed, executions (lost to kills, run twice), written twice, lost.
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, HashMap, HashSet},
     sync::Arc,
     time::{Duration, Instant},
 };
 
 use bb_aws::AwsSettings;
 use bb_tests::{
-    BaykoProcess, OwnEmulator, TestStack, bayko_config, count_writes_from_now_on, writes_per_key,
+    BaykoProcess, OwnEmulator, TestStack, bayko_config, count_writes_from_now_on, stored_status,
+    writes_per_key,
 };
-use rand::Rng;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
@@ -23,7 +23,9 @@ fn task(n: usize) -> Value {
     })
 }
 
-/// Every accepted task's final state, and how often each of its artifacts was written.
+/// Every accepted task's final state, and how often it ran and was written, from the status'
+/// version history (claims) and the artifacts' (writes).
+#[derive(Debug, Default)]
 struct Figures {
     submitted: usize,
     accepted: usize,
@@ -31,30 +33,83 @@ struct Figures {
     completed: usize,
     /// Ended `failed` with a reason (a task that kept losing its worker is given up on).
     failed: usize,
-    duplicated: usize,
+    /// Claims, over all tasks: every time a worker started one.
+    executions: usize,
+    /// Executions cut short because their worker was killed.
+    lost_to_kills: usize,
+    /// Executions superseded although their worker was not killed: work done twice.
+    run_twice: usize,
+    /// Tasks with an artifact written more than once.
+    written_twice: usize,
+    /// Failed tasks whose history does not show `max_attempts` claims, each by a killed worker.
+    unexplained_failures: usize,
     /// Accepted but in no final state.
     lost: usize,
 }
 
-async fn figures(stack: &TestStack, submitted: usize, accepted: &[String]) -> Figures {
+/// Tallies the accepted tasks. `killed` are the workers the test killed; `max_attempts` is the
+/// workers' `BAYKO_MAX_ATTEMPTS`. Requires versioning on both buckets before submission.
+async fn figures(
+    stack: &TestStack,
+    submitted: usize,
+    accepted: &[String],
+    killed: &HashSet<String>,
+    max_attempts: usize,
+) -> Figures {
+    let mut figures = Figures {
+        submitted,
+        accepted: accepted.len(),
+        ..Figures::default()
+    };
     let mut completed = Vec::new();
-    let mut failed = 0;
-    let mut lost = 0;
     for task_id in accepted {
         let status: Value = stack.status(task_id).await.json().await.unwrap();
-        match status["status"].as_str() {
-            Some("succeeded") => completed.push(task_id.clone()),
+        let history = bb_tests::status_history(&stack.s3, stack.tasks_bucket(), task_id).await;
+        let claims = bb_tests::claims(&history);
+        figures.executions += claims.len();
+        // The claims that did not end the task: all but the committing one, or all of them
+        // for a task given up on.
+        let superseded: Vec<&String> = match status["status"].as_str() {
+            Some("succeeded") => {
+                completed.push(task_id.clone());
+                let last = claims.last_key_value().map(|(attempt, _)| *attempt);
+                assert_eq!(
+                    status["attempt"].as_u64(),
+                    last,
+                    "the last claim committed: {status}"
+                );
+                claims.values().rev().skip(1).collect()
+            }
             Some("failed") => {
                 let reason = status["error"].as_str().unwrap_or_default();
                 assert!(
                     reason.contains("worker was lost"),
                     "unexpected failure: {status}"
                 );
-                failed += 1;
+                figures.failed += 1;
+                if claims.len() != max_attempts
+                    || claims.values().any(|worker| !killed.contains(worker))
+                {
+                    eprintln!("{task_id} failed without {max_attempts} kills: {claims:?}");
+                    figures.unexplained_failures += 1;
+                }
+                claims.values().collect()
             }
-            _ => lost += 1,
+            _ => {
+                figures.lost += 1;
+                Vec::new()
+            }
+        };
+        for worker in superseded {
+            if killed.contains(worker) {
+                figures.lost_to_kills += 1;
+            } else {
+                eprintln!("{task_id} ran twice: {claims:?}");
+                figures.run_twice += 1;
+            }
         }
     }
+    figures.completed = completed.len();
     let writes = writes_per_key(&stack.s3, stack.artifacts_bucket(), "default/").await;
     let mut per_task: BTreeMap<String, (usize, bool)> = BTreeMap::new();
     for (key, count) in &writes {
@@ -63,7 +118,7 @@ async fn figures(stack: &TestStack, submitted: usize, accepted: &[String]) -> Fi
         entry.0 += 1;
         entry.1 |= *count > 1;
     }
-    let duplicated = per_task.values().filter(|(_, twice)| *twice).count();
+    figures.written_twice = per_task.values().filter(|(_, twice)| *twice).count();
     for task_id in &completed {
         assert_eq!(
             per_task.get(task_id).map(|(artifacts, _)| *artifacts),
@@ -71,27 +126,29 @@ async fn figures(stack: &TestStack, submitted: usize, accepted: &[String]) -> Fi
             "task {task_id} does not have its three artifacts"
         );
     }
-    Figures {
-        submitted,
-        accepted: accepted.len(),
-        completed: completed.len(),
-        failed,
-        duplicated,
-        lost,
-    }
+    figures
 }
 
 fn report(test: &str, figures: &Figures) {
     eprintln!(
         "FIGURES {test}: submitted {}, accepted {}, completed {}, failed with reason {}, \
-         duplicated {}, lost {}",
+         executions {} (lost to kills {}, run twice {}), written twice {}, lost {}",
         figures.submitted,
         figures.accepted,
         figures.completed,
         figures.failed,
-        figures.duplicated,
+        figures.executions,
+        figures.lost_to_kills,
+        figures.run_twice,
+        figures.written_twice,
         figures.lost
     );
+}
+
+/// Turns on versioning on both buckets, so that every claim and every write is counted.
+async fn count_executions_from_now_on(stack: &TestStack) {
+    count_writes_from_now_on(&stack.s3, stack.tasks_bucket()).await;
+    count_writes_from_now_on(&stack.s3, stack.artifacts_bucket()).await;
 }
 
 /// Polls every task until it is final, with one deadline for all; returns those that are not.
@@ -130,7 +187,7 @@ async fn assert_all_finished(stack: &TestStack, unfinished: &[String]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_worker_mid_task_is_replaced_and_the_task_completes_once() {
     let stack = TestStack::spawn_brown_only().await;
-    count_writes_from_now_on(&stack.s3, stack.artifacts_bucket()).await;
+    count_executions_from_now_on(&stack).await;
     let mut doomed = stack.spawn_bayko_process(&[("BAYKO_CHAOS_STEP_DELAY_MS", "60000")]);
     let task_id = stack.submit_ok(&task(1)).await;
     let doomed_id = doomed.worker_id.clone();
@@ -150,11 +207,16 @@ async fn killed_worker_mid_task_is_replaced_and_the_task_completes_once() {
         .unwrap();
     assert_eq!(stored["worker"], survivor.worker_id.as_str());
 
-    let figures = figures(&stack, 1, std::slice::from_ref(&task_id)).await;
+    let killed = HashSet::from([doomed_id]);
+    let figures = figures(&stack, 1, std::slice::from_ref(&task_id), &killed, 4).await;
     report("kill -9 mid-task", &figures);
     assert_eq!(
-        (figures.completed, figures.duplicated, figures.lost),
-        (1, 0, 0)
+        (figures.completed, figures.executions, figures.lost_to_kills),
+        (1, 2, 1)
+    );
+    assert_eq!(
+        (figures.run_twice, figures.written_twice, figures.lost),
+        (0, 0, 0)
     );
     stack.wait_until_drained(&stack.provisioned.queue_url).await;
     drop(survivor);
@@ -177,16 +239,20 @@ async fn sigterm_hands_unfinished_work_back_at_once() {
         .await;
     let exit = stopping.terminate().await;
     assert!(exit.success(), "graceful exit: {exit:?}");
+    // Handed back: the lease ended when the worker stopped, not 120 s after its last beat.
+    let handed_back = bb_tests::stored_status(&stack.s3, stack.tasks_bucket(), &task_id)
+        .await
+        .expect("a status");
+    assert_eq!(handed_back["status"], "running", "{handed_back}");
+    assert_eq!(
+        handed_back["lease_until"], handed_back["updated_at"],
+        "the lease ends at the hand-back: {handed_back}"
+    );
 
-    let started = Instant::now();
     let _next = stack.spawn_bayko_process(&[]);
     let status = stack.wait_until_final(&task_id).await;
     assert_eq!(status["status"], "succeeded", "{status}");
     assert_eq!(status["attempt"], 2);
-    assert!(
-        started.elapsed() < Duration::from_secs(60),
-        "taken over well before the 120 s lease ran out"
-    );
     stack.stop().await;
 }
 
@@ -208,7 +274,7 @@ async fn frozen_emulator_under_load_loses_nothing() {
     config.retry_base = Duration::from_millis(500);
     config.retry_max = Duration::from_secs(4);
     stack.start_bayko_with(config);
-    count_writes_from_now_on(&stack.s3, stack.artifacts_bucket()).await;
+    count_executions_from_now_on(&stack).await;
 
     let http = bb_tests::client_with_key(&stack.api_key)
         .timeout(Duration::from_secs(40))
@@ -278,21 +344,107 @@ async fn frozen_emulator_under_load_loses_nothing() {
         }
     }
     assert!(refused > 0, "the freeze was felt");
-    assert!(
-        accepted.len() >= 15,
-        "requests before and after it were accepted"
-    );
+    // How many fall either side of the freeze depends on the machine's speed; that some do not.
+    assert!(!accepted.is_empty(), "requests around it were accepted");
 
     let unfinished = wait_all_final(&stack, &accepted, Duration::from_secs(120)).await;
     assert_all_finished(&stack, &unfinished).await;
-    let figures = figures(&stack, submitted, &accepted).await;
+    let figures = figures(&stack, submitted, &accepted, &HashSet::new(), 4).await;
     report("frozen emulator", &figures);
     eprintln!("FIGURES frozen emulator: refused with 503 {refused}");
     assert_eq!(figures.completed, figures.accepted);
-    assert_eq!((figures.duplicated, figures.lost), (0, 0));
+    // A freeze longer than the lease may let a task be claimed again while its first run is
+    // still alive (a takeover, reported as run twice); its result is still written once.
+    assert_eq!((figures.written_twice, figures.lost), (0, 0));
     stack.stop().await;
 }
 
+/// The soak's workers give up on a task after this many lost workers: above the queue's
+/// `max_receive_count` (5), so only claims, never bare deliveries, count towards it.
+const SOAK_MAX_ATTEMPTS: usize = 6;
+/// Tasks completed between two kills: the chaos follows progress, not the wall clock.
+const COMPLETIONS_PER_KILL: usize = 8;
+/// A worker is only killed while every task it holds has been hit fewer times than this.
+const KILLS_PER_TASK: usize = 2;
+
+/// Task ids with a processing log: finished with their artifacts.
+async fn finished_tasks(stack: &TestStack) -> HashSet<String> {
+    bb_tests::list_all_keys(&stack.s3, stack.artifacts_bucket(), "default/")
+        .await
+        .into_iter()
+        .filter(|key| key.ends_with("/processing.log"))
+        .filter_map(|key| key.split('/').nth(1).map(str::to_owned))
+        .collect()
+}
+
+/// Which live worker holds which unfinished task, from the stored statuses.
+async fn holdings(stack: &TestStack, tasks: &[String]) -> HashMap<String, Vec<String>> {
+    let mut held: HashMap<String, Vec<String>> = HashMap::new();
+    for task_id in tasks {
+        if let Some(status) = stored_status(&stack.s3, stack.tasks_bucket(), task_id).await
+            && status["status"] == "running"
+            && let Some(worker) = status["worker"].as_str()
+        {
+            held.entry(worker.to_owned())
+                .or_default()
+                .push(task_id.clone());
+        }
+    }
+    held
+}
+
+/// The chaos loop: after every `COMPLETIONS_PER_KILL` completions, kill -9 a worker that holds
+/// claims (none of them hit `KILLS_PER_TASK` times yet) and start a fresh one. Returns the
+/// killed workers' ids.
+async fn chaos(
+    stack: Arc<TestStack>,
+    workers: Arc<Mutex<Vec<BaykoProcess>>>,
+    env: &'static [(&'static str, &'static str)],
+    tasks: Arc<[String]>,
+    stop: tokio_util::sync::CancellationToken,
+) -> HashSet<String> {
+    let mut killed = HashSet::new();
+    let mut hits: HashMap<String, usize> = HashMap::new();
+    let mut finished_at_last_kill = 0;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(250)) => {}
+            () = stop.cancelled() => return killed,
+        }
+        let finished = finished_tasks(&stack).await;
+        if finished.len() < finished_at_last_kill + COMPLETIONS_PER_KILL.min(tasks.len() / 2) {
+            continue;
+        }
+        let unfinished: Vec<String> = tasks
+            .iter()
+            .filter(|task_id| !finished.contains(*task_id))
+            .cloned()
+            .collect();
+        let held = holdings(&stack, &unfinished).await;
+        let mut workers = workers.lock().await;
+        let victim = workers.iter().position(|worker| {
+            held.get(&worker.worker_id).is_some_and(|tasks| {
+                tasks
+                    .iter()
+                    .all(|task| hits.get(task).copied().unwrap_or(0) < KILLS_PER_TASK)
+            })
+        });
+        let Some(victim) = victim else { continue };
+        for task_id in &held[&workers[victim].worker_id] {
+            *hits.entry(task_id.clone()).or_default() += 1;
+        }
+        let mut replacement = stack.spawn_bayko_process(env);
+        std::mem::swap(&mut workers[victim], &mut replacement);
+        replacement.kill().await;
+        killed.insert(replacement.worker_id.clone());
+        finished_at_last_kill = finished.len();
+    }
+}
+
+/// Every task ends exactly once whatever the kills, and the verdict is exact, so it does not
+/// depend on the machine's speed: every execution that did not end its task was cut short by a
+/// kill (none ran twice), every failed task lost its worker `SOAK_MAX_ATTEMPTS` times, nothing
+/// is lost or written twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn soak_with_chaos_every_task_ends_once() {
     let tasks: usize = std::env::var("BB_SOAK_TASKS")
@@ -300,34 +452,27 @@ async fn soak_with_chaos_every_task_ends_once() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(100);
     let stack = Arc::new(TestStack::spawn_brown_only().await);
-    count_writes_from_now_on(&stack.s3, stack.artifacts_bucket()).await;
-    let chaos_env: &[(&str, &str)] = &[("BAYKO_CHAOS_STEP_DELAY_MS", "20")];
+    count_executions_from_now_on(&stack).await;
+    // A lease long enough that a live worker on a loaded machine never loses one: only kills
+    // take tasks over.
+    const CHAOS_ENV: &[(&str, &str)] = &[
+        ("BAYKO_CHAOS_STEP_DELAY_MS", "20"),
+        ("BAYKO_LEASE_SECONDS", "15"),
+        ("BAYKO_MAX_IN_FLIGHT", "4"),
+        ("BAYKO_MAX_ATTEMPTS", "6"),
+    ];
+    // The first worker is stuck in its steps, so that it surely holds claims when the first
+    // kill is due.
+    const STUCK_ENV: &[(&str, &str)] = &[
+        ("BAYKO_CHAOS_STEP_DELAY_MS", "600000"),
+        ("BAYKO_LEASE_SECONDS", "15"),
+        ("BAYKO_MAX_IN_FLIGHT", "4"),
+        ("BAYKO_MAX_ATTEMPTS", "6"),
+    ];
     let workers = Arc::new(Mutex::new(vec![
-        stack.spawn_bayko_process(chaos_env),
-        stack.spawn_bayko_process(chaos_env),
+        stack.spawn_bayko_process(STUCK_ENV),
+        stack.spawn_bayko_process(CHAOS_ENV),
     ]));
-
-    // The chaos loop: every 1-3 s, kill -9 a random worker and start a fresh one.
-    let stop_chaos = tokio_util::sync::CancellationToken::new();
-    let chaos = tokio::spawn({
-        let (stack, workers, stop) = (stack.clone(), workers.clone(), stop_chaos.clone());
-        async move {
-            let mut kills = 0;
-            loop {
-                let pause = Duration::from_millis(rand::rng().random_range(1000..3000));
-                tokio::select! {
-                    () = tokio::time::sleep(pause) => {}
-                    () = stop.cancelled() => return kills,
-                }
-                let mut workers = workers.lock().await;
-                let victim = rand::rng().random_range(0..workers.len());
-                let mut replacement: BaykoProcess = stack.spawn_bayko_process(chaos_env);
-                std::mem::swap(&mut workers[victim], &mut replacement);
-                replacement.kill().await;
-                kills += 1;
-            }
-        }
-    });
 
     let started = Instant::now();
     // Eight clients at a time.
@@ -344,10 +489,20 @@ async fn soak_with_chaos_every_task_ends_once() {
             task_id
         });
     }
-    let accepted = submissions.join_all().await;
-    let limit = Duration::from_secs(120) + Duration::from_millis(300 * tasks as u64);
+    let accepted: Arc<[String]> = submissions.join_all().await.into();
+    let stop_chaos = tokio_util::sync::CancellationToken::new();
+    let chaos = tokio::spawn(chaos(
+        stack.clone(),
+        workers.clone(),
+        CHAOS_ENV,
+        accepted.clone(),
+        stop_chaos.clone(),
+    ));
+
+    // A deadline against hangs only; the verdict below does not depend on it.
+    let limit = Duration::from_secs(300) + Duration::from_millis(500 * tasks as u64);
     let mut unfinished = wait_all_final(&stack, &accepted, limit).await;
-    let kills = {
+    let killed = {
         stop_chaos.cancel();
         chaos.await.unwrap()
     };
@@ -358,24 +513,32 @@ async fn soak_with_chaos_every_task_ends_once() {
         .await
         .unwrap();
     if redriven > 0 {
-        workers.lock().await.push(stack.spawn_bayko_process(&[]));
+        workers
+            .lock()
+            .await
+            .push(stack.spawn_bayko_process(CHAOS_ENV));
         unfinished = wait_all_final(&stack, &unfinished, Duration::from_secs(120)).await;
     }
     assert_all_finished(&stack, &unfinished).await;
     let elapsed = started.elapsed();
 
-    let figures = figures(&stack, tasks, &accepted).await;
+    let figures = figures(&stack, tasks, &accepted, &killed, SOAK_MAX_ATTEMPTS).await;
     report("soak", &figures);
     eprintln!(
-        "FIGURES soak: {kills} workers killed, {redriven} dead-lettered and redriven, {:.1} s",
+        "FIGURES soak: {} workers killed, {redriven} dead-lettered and redriven, {:.1} s",
+        killed.len(),
         elapsed.as_secs_f64()
     );
-    // Every task ends in exactly one final state: succeeded, or failed because it kept losing
-    // its worker (the chaos can hit one task four times); never lost, never done twice.
     assert_eq!(figures.accepted, tasks);
     assert_eq!(figures.completed + figures.failed, tasks);
-    assert!(figures.completed * 10 >= tasks * 9, "most tasks succeed");
-    assert_eq!((figures.duplicated, figures.lost), (0, 0));
+    assert!(!killed.is_empty(), "the stuck worker was killed");
+    assert!(figures.lost_to_kills > 0, "the kills cut executions short");
+    assert_eq!(
+        (figures.run_twice, figures.unexplained_failures),
+        (0, 0),
+        "every repeated execution and every failure is explained by kills"
+    );
+    assert_eq!((figures.written_twice, figures.lost), (0, 0));
     workers.lock().await.clear();
     if let Ok(stack) = Arc::try_unwrap(stack) {
         stack.stop().await;
