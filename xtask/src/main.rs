@@ -1,7 +1,8 @@
-//! `cargo xtask dev | test`: the developer's two commands.
+//! `cargo xtask dev | test | emulator | simulate`: the developer's commands.
 
 mod dev;
 mod emulator;
+mod simulate;
 
 use std::{
     path::{Path, PathBuf},
@@ -34,6 +35,9 @@ enum Task {
     /// Start only the emulator and print its endpoint, until Ctrl-C: for running `cargo test`
     /// or the binaries by hand.
     Emulator,
+    /// Simulate Bayko's autoscaling over a range of target values and write the table, the
+    /// chosen defaults and a plot (docs/autoscaling.md and .svg by default).
+    Simulate(simulate::SimulateArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -42,6 +46,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Task::Dev(args) => dev::run(&root, args),
         Task::Test { args } => test(&root, &args),
+        Task::Simulate(args) => simulate::run(&root, args),
         Task::Emulator => {
             let venv = Venv::ensure(&root)?;
             let emulator = Emulator::start(&venv, &root.join("target/xtask/moto.log"))?;
