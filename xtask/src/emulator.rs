@@ -80,6 +80,11 @@ impl Emulator {
     /// Starts moto on a free loopback port and waits until it answers. Its output goes to
     /// `log`.
     pub fn start(venv: &Venv, log: &Path) -> anyhow::Result<Self> {
+        Self::start_with(venv, log, &[])
+    }
+
+    /// Starts moto with these extra environment variables (moto's own settings).
+    pub fn start_with(venv: &Venv, log: &Path, env: &[(&str, &str)]) -> anyhow::Result<Self> {
         let port = free_port()?;
         if let Some(dir) = log.parent() {
             fs::create_dir_all(dir)?;
@@ -88,6 +93,7 @@ impl Emulator {
             fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
         let child = Command::new(venv.bin("moto_server"))
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(output.try_clone()?)
             .stderr(output)

@@ -1,5 +1,6 @@
-//! `cargo xtask dev | test | emulator | simulate`: the developer's commands.
+//! `cargo xtask dev | test | emulator | bench | simulate`: the developer's commands.
 
+mod bench;
 mod dev;
 mod emulator;
 mod simulate;
@@ -35,6 +36,9 @@ enum Task {
     /// Start only the emulator and print its endpoint, until Ctrl-C: for running `cargo test`
     /// or the binaries by hand.
     Emulator,
+    /// Run the benchmark suite on release builds against the emulator; the report goes to
+    /// target/bench/report.{json,md}.
+    Bench(bench::BenchArgs),
     /// Simulate Bayko's autoscaling over a range of target values and write the table, the
     /// chosen defaults and a plot (docs/autoscaling.md and .svg by default).
     Simulate(simulate::SimulateArgs),
@@ -46,6 +50,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Task::Dev(args) => dev::run(&root, args),
         Task::Test { args } => test(&root, &args),
+        Task::Bench(args) => bench::run(&root, args),
         Task::Simulate(args) => simulate::run(&root, args),
         Task::Emulator => {
             let venv = Venv::ensure(&root)?;
