@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::{
     load::{Run, closed_loop, round},
-    process::Process,
+    process::{Process, cpu_time},
     stack::{Stack, inbox_key},
 };
 
@@ -23,6 +23,9 @@ pub(crate) struct Ingest {
     pub concurrency: usize,
     pub brown: Run,
     pub raw_put: Run,
+    /// The bench's own CPU per raw write: what the SDK costs a client per PutObject, the
+    /// floor under Brown's CPU per task.
+    pub raw_put_cpu: Duration,
 }
 
 impl Ingest {
@@ -119,11 +122,14 @@ pub(crate) async fn ingest(
     )
     .await;
     stack.purge().await?;
+    let before = cpu_time(std::process::id())?;
     let raw_put = raw_puts(stack, size, concurrency, limit).await;
+    let raw_put_cpu = (cpu_time(std::process::id())? - before) / raw_put.ok.max(1) as u32;
     Ok(Ingest {
         concurrency,
         brown,
         raw_put,
+        raw_put_cpu,
     })
 }
 
@@ -179,5 +185,6 @@ pub(crate) fn ingest_json(ingest: &Ingest) -> Value {
         "brown": ingest.brown.to_json(),
         "raw_put": ingest.raw_put.to_json(),
         "ratio": round(ingest.ratio()),
+        "raw_put_client_cpu_us": round(ingest.raw_put_cpu.as_secs_f64() * 1e6),
     })
 }

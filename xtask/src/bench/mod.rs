@@ -186,6 +186,7 @@ async fn suite(
     let brown = stack.spawn_brown(&bind, endpoint)?;
     let size = brown::stored_size(&stack, &http, &base, &brown::noop_request()).await?;
     let mut ingests = Vec::new();
+    let mut ingests_cpu = None;
     for concurrency in [1, 16, 64] {
         let ingest = brown::ingest(&stack, &http, &base, concurrency, size, limit).await?;
         eprintln!(
@@ -199,6 +200,9 @@ async fn suite(
             ingest.ratio(),
             Goal::AtLeast(0.9),
         );
+        if concurrency == 16 {
+            ingests_cpu = Some(ingest.raw_put_cpu);
+        }
         ingests.push(brown::ingest_json(&ingest));
     }
     report.detail("ingest", json!(ingests));
@@ -231,6 +235,15 @@ async fn suite(
         "µs",
         Goal::AtMost(50.0),
     );
+    if let Some(c16) = ingests_cpu {
+        report.figure(
+            "raw_put_client_cpu_us",
+            "the bench's own CPU per raw PutObject at concurrency 16 (the SDK's floor under Brown's)",
+            us(c16),
+            "µs",
+            Goal::None,
+        );
+    }
     stack
         .wait_for_depth(Some(accepted.ok as u64), Duration::from_secs(120))
         .await?;
@@ -252,7 +265,10 @@ async fn suite(
         drained.per_second()
     );
     bayko::prefill(&stack, args.tasks).await?;
-    let bare = bayko::bare_loop(&stack, args.tasks).await?;
+    let bayko::BareLoop {
+        drain: bare,
+        cpu_per_task: bare_cpu,
+    } = bayko::bare_loop(&stack, args.tasks).await?;
     eprintln!("bench: bare loop {:.1}/s", bare.per_second());
     report.ratio(
         "bayko_noop_vs_bare_loop",
@@ -270,7 +286,14 @@ async fn suite(
         "µs",
         Goal::AtMost(200.0),
     );
-    report.detail("bayko_noop", json!({"tasks": drained.tasks, "per_second": round(drained.per_second()), "bare_loop_per_second": round(bare.per_second())}));
+    report.figure(
+        "bare_loop_cpu_us_per_task",
+        "the bare loop's own CPU per task (the SDK's floor under Bayko's)",
+        us(bare_cpu),
+        "µs",
+        Goal::None,
+    );
+    report.detail("bayko_noop", json!({"tasks": drained.tasks, "per_second": round(drained.per_second()), "bare_loop_tasks": bare.tasks, "bare_loop_per_second": round(bare.per_second())}));
 
     // A 100 ms tool: Bayko beside the ideal and beside Celery.
     bayko::prefill(&stack, args.slow_tasks).await?;

@@ -17,7 +17,7 @@ pub(crate) struct Process {
 }
 
 impl Process {
-    /// Starts `bin/name` with `env`, logging to `log`.
+    /// Starts `bin/name` with `env` (and its default log filter: what ships), logging to `log`.
     pub(crate) fn spawn(
         name: &'static str,
         bin: &Path,
@@ -28,7 +28,6 @@ impl Process {
             fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
         let child = Command::new(bin.join(name))
             .envs(env.iter().map(|(key, value)| (key, value)))
-            .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(output.try_clone()?)
             .stderr(output)
