@@ -1,31 +1,32 @@
 //! Writing a task's artifacts, each exactly once: a create-only write, so that a redelivered
 //! or taken-over task keeps the first complete set instead of overwriting it.
 
-use aws_sdk_s3::primitives::ByteStream;
+use std::sync::Arc;
+
+use bb_aws::{AwsError, ObjectStore, Payload, PutMode};
 use shared::{keys::TaskKey, task::ArtifactRef};
 
-use crate::store::StoreError;
+use crate::failure::StoreError;
 
 /// One artifact to write.
-pub struct Artifact {
+pub(crate) struct Artifact {
     pub name: &'static str,
     pub content_type: &'static str,
     pub body: Vec<u8>,
 }
 
 #[derive(Clone)]
-pub struct ArtifactStore {
-    s3: aws_sdk_s3::Client,
-    bucket: String,
+pub(crate) struct ArtifactStore {
+    artifacts: Arc<dyn ObjectStore>,
 }
 
 impl ArtifactStore {
-    pub fn new(s3: aws_sdk_s3::Client, bucket: String) -> Self {
-        Self { s3, bucket }
+    pub(crate) fn new(artifacts: Arc<dyn ObjectStore>) -> Self {
+        Self { artifacts }
     }
 
     /// Writes every artifact that does not exist yet, and describes what is stored.
-    pub async fn write_once(
+    pub(crate) async fn write_once(
         &self,
         key: &TaskKey,
         artifacts: Vec<Artifact>,
@@ -34,22 +35,16 @@ impl ArtifactStore {
         for artifact in artifacts {
             let object_key = key.artifact(artifact.name);
             let size = artifact.body.len() as u64;
-            let written = self
-                .s3
-                .put_object()
-                .bucket(&self.bucket)
-                .key(&object_key)
-                .if_none_match("*")
-                .content_type(artifact.content_type)
-                .body(ByteStream::from(artifact.body))
-                .send()
+            let payload = Payload::new(artifact.body, artifact.content_type);
+            let size = match self
+                .artifacts
+                .put(&object_key, payload, PutMode::Create)
                 .await
-                .map_err(|err| StoreError::from_sdk("writing an artifact", err));
-            let size = match written {
+            {
                 Ok(_) => size,
                 // An earlier attempt wrote it: that version stands.
-                Err(StoreError::Conflict) => self.size_of(&object_key).await?,
-                Err(err) => return Err(err),
+                Err(AwsError::Conflict(_)) => self.size_of(&object_key).await?,
+                Err(err) => return Err(err.into()),
             };
             stored.push(ArtifactRef {
                 name: artifact.name.to_owned(),
@@ -61,14 +56,9 @@ impl ArtifactStore {
     }
 
     async fn size_of(&self, object_key: &str) -> Result<u64, StoreError> {
-        let head = self
-            .s3
-            .head_object()
-            .bucket(&self.bucket)
-            .key(object_key)
-            .send()
-            .await
-            .map_err(|err| StoreError::from_sdk("reading an artifact's size", err))?;
-        Ok(head.content_length.unwrap_or_default().max(0) as u64)
+        let meta = self.artifacts.head(object_key).await?.ok_or_else(|| {
+            AwsError::NotFound(format!("reading the size of artifact {object_key}"))
+        })?;
+        Ok(meta.size)
     }
 }

@@ -2,28 +2,27 @@
 //! read with: the first claim creates it (`If-None-Match: *`), every later write names the
 //! version it replaces (`If-Match`). Two deliveries of one message cannot both win.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
-use aws_sdk_s3::primitives::ByteStream;
+use bb_aws::{ObjectStore, Payload, PutMode};
 use chrono::{DateTime, Utc};
 use shared::{
     keys::TaskKey,
     task::{StatusDocument, TaskState, TaskStatus},
 };
 
-use crate::store::StoreError;
+use crate::failure::StoreError;
 
 /// A status as read or written, with the ETag that a conditional write must name.
 #[derive(Debug, Clone)]
-pub struct Versioned {
+pub(crate) struct Versioned {
     pub status: TaskStatus,
     pub etag: String,
 }
 
 #[derive(Clone)]
-pub struct StatusStore {
-    s3: aws_sdk_s3::Client,
-    bucket: String,
+pub(crate) struct StatusStore {
+    tasks: Arc<dyn ObjectStore>,
 }
 
 /// What a conditional write may replace.
@@ -33,36 +32,35 @@ enum Replacing<'a> {
 }
 
 impl StatusStore {
-    pub fn new(s3: aws_sdk_s3::Client, bucket: String) -> Self {
-        Self { s3, bucket }
+    pub(crate) fn new(tasks: Arc<dyn ObjectStore>) -> Self {
+        Self { tasks }
     }
 
-    pub async fn read(&self, key: &TaskKey) -> Result<Option<Versioned>, StoreError> {
-        let Some(object) = bb_aws::s3::read(&self.s3, &self.bucket, &key.status())
-            .await
-            .map_err(|err| StoreError::from_read("reading the status", err))?
-        else {
+    pub(crate) async fn read(&self, key: &TaskKey) -> Result<Option<Versioned>, StoreError> {
+        let Some(object) = self.tasks.get(&key.status()).await? else {
             return Ok(None);
         };
-        let StatusDocument::V1(status) = serde_json::from_slice(&object.bytes)
+        let StatusDocument::V1(status) = serde_json::from_slice(&object.body)
             .map_err(|err| StoreError::Invalid(format!("the status document is invalid: {err}")))?;
         Ok(Some(Versioned {
             status,
-            etag: object.etag.unwrap_or_default(),
+            etag: object.meta.etag,
         }))
     }
 
-    /// Marks the task `running` for this worker. Fails with `Conflict` when another worker
-    /// wrote the status since `previous` was read.
-    pub async fn claim(
+    /// Marks the task `running` for this worker, recording the run's `traceparent`. Fails
+    /// with `Conflict` when another worker wrote the status since `previous` was read.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn claim(
         &self,
         key: &TaskKey,
         submitted_at: DateTime<Utc>,
         previous: Option<&Versioned>,
         worker: &str,
         lease: Duration,
+        now: DateTime<Utc>,
+        traceparent: Option<String>,
     ) -> Result<Versioned, StoreError> {
-        let now = Utc::now();
         let status = TaskStatus {
             task_id: key.task_id,
             tenant: key.tenant.to_string(),
@@ -77,6 +75,7 @@ impl StatusStore {
             error: None,
             metrics: None,
             artifacts: Vec::new(),
+            traceparent,
         };
         let replacing = match previous {
             None => Replacing::Nothing,
@@ -86,13 +85,13 @@ impl StatusStore {
     }
 
     /// The heartbeat: pushes the lease forward. `Conflict` means another worker took over.
-    pub async fn renew(
+    pub(crate) async fn renew(
         &self,
         key: &TaskKey,
         held: &Versioned,
         lease: Duration,
+        now: DateTime<Utc>,
     ) -> Result<Versioned, StoreError> {
-        let now = Utc::now();
         let status = TaskStatus {
             updated_at: now,
             lease_until: Some(now + lease),
@@ -104,8 +103,12 @@ impl StatusStore {
 
     /// Gives the task up (shutdown): the lease ends now, so the next delivery takes over at
     /// once instead of waiting for it to run out.
-    pub async fn release(&self, key: &TaskKey, held: &Versioned) -> Result<Versioned, StoreError> {
-        let now = Utc::now();
+    pub(crate) async fn release(
+        &self,
+        key: &TaskKey,
+        held: &Versioned,
+        now: DateTime<Utc>,
+    ) -> Result<Versioned, StoreError> {
         let status = TaskStatus {
             updated_at: now,
             lease_until: Some(now),
@@ -117,7 +120,7 @@ impl StatusStore {
 
     /// Writes a final status over whatever is there (or nothing), conditionally: for a task
     /// that fails before or without a claim.
-    pub async fn finish_unclaimed(
+    pub(crate) async fn finish_unclaimed(
         &self,
         key: &TaskKey,
         previous: Option<&Versioned>,
@@ -131,7 +134,7 @@ impl StatusStore {
     }
 
     /// Replaces the status this worker holds with its final one.
-    pub async fn commit(
+    pub(crate) async fn commit(
         &self,
         key: &TaskKey,
         held: &Versioned,
@@ -148,25 +151,18 @@ impl StatusStore {
         replacing: Replacing<'_>,
     ) -> Result<Versioned, StoreError> {
         let body = serde_json::to_vec(&StatusDocument::V1(status.clone()))
-            .map_err(|err| StoreError::Other(format!("serialising the status: {err}")))?;
-        let request = self
-            .s3
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key.status())
-            .content_type("application/json")
-            .body(ByteStream::from(body));
-        let request = match replacing {
-            Replacing::Nothing => request.if_none_match("*"),
-            Replacing::Version(etag) => request.if_match(etag),
+            .map_err(|err| StoreError::Invalid(format!("serialising the status: {err}")))?;
+        let mode = match replacing {
+            Replacing::Nothing => PutMode::Create,
+            Replacing::Version(etag) => PutMode::Update(etag.to_owned()),
         };
-        let output = request
-            .send()
-            .await
-            .map_err(|err| StoreError::from_sdk("writing the status", err))?;
+        let written = self
+            .tasks
+            .put(&key.status(), Payload::json(body), mode)
+            .await?;
         Ok(Versioned {
             status,
-            etag: output.e_tag.unwrap_or_default(),
+            etag: written.etag,
         })
     }
 }

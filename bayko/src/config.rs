@@ -1,6 +1,6 @@
 //! Bayko's configuration, from the environment (see the README's table).
 
-use std::time::Duration;
+use std::{net::SocketAddr, time::Duration};
 
 use shared::config::{self, ConfigError};
 
@@ -36,6 +36,13 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Fault injection for tests and demos: a pause before every step. Zero in production.
     pub chaos_step_delay: Duration,
+    /// Where `/metrics`, `/healthz` and `/readyz` are served: the task's private address only.
+    /// Unset: no listener (and no queue-depth polling).
+    pub metrics_bind: Option<SocketAddr>,
+    /// The work queue's dead-letter queue, whose depth the metrics report when set.
+    pub dlq_url: Option<String>,
+    /// How often the queues' depths are polled for the metrics.
+    pub queue_watch_interval: Duration,
 }
 
 impl Config {
@@ -84,6 +91,15 @@ impl Config {
                 Duration::from_secs(25),
             )?,
             chaos_step_delay: config::millis_or("BAYKO_CHAOS_STEP_DELAY_MS", Duration::ZERO)?,
+            metrics_bind: config::parse_optional("BAYKO_METRICS_BIND")?,
+            dlq_url: config::optional("BAYKO_DLQ_URL"),
+            queue_watch_interval: config::check(
+                "BAYKO_QUEUE_WATCH_SECONDS",
+                config::seconds_or("BAYKO_QUEUE_WATCH_SECONDS", Duration::from_secs(15))?.as_secs(),
+                |s| *s >= 1,
+                "must be at least 1",
+            )
+            .map(Duration::from_secs)?,
         })
     }
 }

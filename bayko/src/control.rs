@@ -1,10 +1,14 @@
 //! Stopping a running task from outside its engine: a cancel request from the client, a lease
 //! lost to another worker, or a shutdown that ran out of grace. The engine checks at every step
 //! boundary and races in-flight tool calls against it.
+//!
+//! The tasks bucket is asked for a cancel request before the claim (the worker) and then on
+//! every heartbeat, never per step: a task costs one lookup, not one per step boundary
+//! (`cargo xtask bench` counts them), and a cancel still interrupts in-flight tool calls.
 
 use std::sync::{Arc, OnceLock};
 
-use aws_sdk_s3::error::SdkError;
+use bb_aws::ObjectStore;
 use shared::keys::TaskKey;
 use tokio_util::sync::CancellationToken;
 
@@ -27,29 +31,24 @@ pub struct TaskControl {
     probe: Option<CancelProbe>,
 }
 
-/// Looks for the client's cancel request in S3.
+/// Looks for the client's cancel request in the tasks bucket.
 #[derive(Clone)]
 pub struct CancelProbe {
-    pub s3: aws_sdk_s3::Client,
-    pub bucket: String,
-    pub key: TaskKey,
+    tasks: Arc<dyn ObjectStore>,
+    key: TaskKey,
 }
 
 impl CancelProbe {
+    pub(crate) fn new(tasks: Arc<dyn ObjectStore>, key: TaskKey) -> Self {
+        Self { tasks, key }
+    }
+
     /// Whether a cancel request exists. An error reads as "no": the next check will see it.
     pub async fn requested(&self) -> bool {
-        match self
-            .s3
-            .head_object()
-            .bucket(&self.bucket)
-            .key(self.key.cancel())
-            .send()
-            .await
-        {
-            Ok(_) => true,
-            Err(SdkError::ServiceError(err)) if err.err().is_not_found() => false,
+        match self.tasks.head(&self.key.cancel()).await {
+            Ok(found) => found.is_some(),
             Err(err) => {
-                tracing::debug!(error = %aws_sdk_s3::error::DisplayErrorContext(&err), "cancel check failed");
+                tracing::debug!(error = %err, "cancel check failed");
                 false
             }
         }
@@ -89,16 +88,9 @@ impl TaskControl {
         self.token.cancelled().await
     }
 
-    /// A step boundary: stops here if anything asked, including a cancel request in S3.
-    pub async fn checkpoint(&self) -> Result<(), StopReason> {
-        if let Some(reason) = self.stopped() {
-            return Err(reason);
-        }
-        if let Some(probe) = &self.probe
-            && probe.requested().await
-        {
-            self.stop(StopReason::Cancelled);
-        }
+    /// A step boundary: stops here if anything asked (the heartbeat turns a cancel request in
+    /// the bucket into a stop).
+    pub fn checkpoint(&self) -> Result<(), StopReason> {
         self.stopped().map_or(Ok(()), Err)
     }
 

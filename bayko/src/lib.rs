@@ -3,16 +3,19 @@
 //! and never talks to Brown.
 
 pub mod artifacts;
+mod backoff;
 pub mod claim;
+pub mod clock;
 pub mod config;
 pub mod control;
 pub mod engine;
+pub mod failure;
 pub mod inbox;
 pub mod log;
+pub mod metrics;
 pub mod redrive;
-pub mod store;
 pub mod tools;
 pub mod worker;
 
 pub use config::Config;
-pub use worker::Worker;
+pub use worker::{Seams, Worker};

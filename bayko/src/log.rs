@@ -1,18 +1,52 @@
 //! `processing.log`: what happened to one task, as JSON lines, in order. Kept in memory while
 //! the task runs (it is small) and written once with the other artifacts.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::metrics::Metrics;
+
+/// What happened, one name per kind of line in `processing.log`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Event {
+    /// The worker claimed the task (attempt, worker).
+    Claimed,
+    /// The router's plan (steps, ignored hints).
+    Planned,
+    LlmPlanAccepted,
+    LlmPlanRejected,
+    StepStarted,
+    /// A call waited for a slot in its tool's pool.
+    PoolWait,
+    Retry,
+    /// A step moved on to the next tool of its chain.
+    Fallback,
+    /// A tool's circuit breaker refused the call.
+    CircuitOpen,
+    StepFinished,
+    StepFailed,
+    QualityChecked,
+    /// PII and secrets replaced in the artifacts.
+    Redacted,
+    Failed,
+    Cancelled,
+    Finished,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct LogEvent {
     pub ts: DateTime<Utc>,
     pub task_id: Uuid,
-    /// W3C trace id (32 hex digits) of this run, so log lines join up with traces.
+    /// W3C trace id (32 hex digits) of this run, so log lines join up with traces; absent
+    /// when the worker runs untraced (embedded in tests).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub trace_id: String,
-    pub event: &'static str,
+    pub event: Event,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -26,31 +60,34 @@ pub struct ProcessingLog {
     task_id: Uuid,
     trace_id: String,
     events: Vec<LogEvent>,
+    /// The worker's metrics see every event too, so the log and the metrics agree.
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl ProcessingLog {
-    /// A log with a fresh trace id. (When the trace context travels with the task, it will
-    /// come from the task object's metadata instead.)
+    /// A log outside any trace, feeding no metrics (engine tests, placeholders).
     pub fn new(task_id: Uuid) -> Self {
+        Self::traced(task_id, String::new(), None)
+    }
+
+    /// The log of a run in trace `trace_id` (the task's trace, continued from Brown).
+    pub fn traced(task_id: Uuid, trace_id: String, metrics: Option<Arc<Metrics>>) -> Self {
         Self {
             task_id,
-            trace_id: Uuid::new_v4().simple().to_string(),
+            trace_id,
             events: Vec::new(),
+            metrics,
         }
     }
 
-    pub fn trace_id(&self) -> &str {
-        &self.trace_id
-    }
-
     /// Records an event; `detail` is any JSON (`Value::Null` for none).
-    pub fn record(&mut self, event: &'static str, detail: Value) {
+    pub fn record(&mut self, event: Event, detail: Value) {
         self.push(event, None, None, detail);
     }
 
     pub fn record_tool(
         &mut self,
-        event: &'static str,
+        event: Event,
         tool: &str,
         duration_ms: Option<u64>,
         detail: Value,
@@ -60,11 +97,14 @@ impl ProcessingLog {
 
     fn push(
         &mut self,
-        event: &'static str,
+        event: Event,
         tool: Option<String>,
         duration_ms: Option<u64>,
         detail: Value,
     ) {
+        if let (Some(metrics), Some(tool)) = (&self.metrics, &tool) {
+            metrics.observe_event(event, tool, duration_ms);
+        }
         self.events.push(LogEvent {
             ts: Utc::now(),
             task_id: self.task_id,
@@ -100,9 +140,10 @@ mod tests {
     #[test]
     fn writes_one_json_object_per_line() {
         let id = Uuid::now_v7();
-        let mut log = ProcessingLog::new(id);
-        log.record("claimed", json!({"attempt": 1}));
-        log.record_tool("step_finished", "data-processor", Some(3), Value::Null);
+        let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736".to_owned();
+        let mut log = ProcessingLog::traced(id, trace_id.clone(), None);
+        log.record(Event::Claimed, json!({"attempt": 1}));
+        log.record_tool(Event::StepFinished, "data-processor", Some(3), Value::Null);
         let lines: Vec<Value> = log
             .to_json_lines()
             .lines()
@@ -111,7 +152,7 @@ mod tests {
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[0]["event"], "claimed");
         assert_eq!(lines[0]["task_id"], id.to_string());
-        assert_eq!(lines[0]["trace_id"].as_str().unwrap().len(), 32);
+        assert_eq!(lines[0]["trace_id"], trace_id);
         assert_eq!(lines[0]["trace_id"], lines[1]["trace_id"]);
         assert_eq!(lines[1]["tool"], "data-processor");
         assert_eq!(lines[1]["duration_ms"], 3);

@@ -4,7 +4,10 @@
 use std::{path::Path, sync::Arc};
 
 use anyhow::Context;
-use bayko::{Config, Worker, engine::config::EngineConfig, tools::Registry};
+use bayko::{
+    Config, Worker,
+    engine::{Registry, config::EngineConfig},
+};
 use bb_aws::AwsSettings;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
@@ -36,7 +39,7 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    shared::telemetry::init("bayko=info,warn");
+    let telemetry = shared::telemetry::init("bayko", "bayko=info,warn");
     let cli = Cli::parse();
     let aws = AwsSettings::from_env().load().await;
     match cli.command.unwrap_or(Command::Run) {
@@ -53,7 +56,14 @@ async fn main() -> anyhow::Result<()> {
                     .context("building the tool registry")?,
             );
             tracing::info!(tools = ?registry.names().collect::<Vec<_>>(), "tools registered");
-            let worker = Worker::with_registry(config, &aws, registry.clone());
+            let worker = Worker::with_registry(config.clone(), &aws, registry.clone());
+            // The listener outlives the receive loop: `/readyz` says "stopping" while the
+            // tasks in flight finish, and the last scrape sees their outcome.
+            let listener_stop = CancellationToken::new();
+            let metrics_address =
+                bayko::metrics::start(&config, &worker, bb_aws::sqs(&aws), listener_stop.clone())
+                    .await?;
+            tracing::info!(metrics = ?metrics_address, exporting_traces = telemetry.exporting(), "Bayko starting");
             let shutdown = CancellationToken::new();
             tokio::spawn({
                 let shutdown = shutdown.clone();
@@ -63,6 +73,7 @@ async fn main() -> anyhow::Result<()> {
                 }
             });
             worker.run(shutdown).await;
+            listener_stop.cancel();
             drop(worker);
             if let Ok(mut registry) = Arc::try_unwrap(registry) {
                 registry.close().await;
@@ -75,5 +86,6 @@ async fn main() -> anyhow::Result<()> {
             println!("moved {moved} message(s) from {from} to {to}");
         }
     }
+    telemetry.shutdown();
     Ok(())
 }

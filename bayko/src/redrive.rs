@@ -5,7 +5,7 @@
 
 use aws_sdk_sqs::Client;
 
-use crate::store::StoreError;
+use crate::failure::StoreError;
 
 /// Moves up to `max` messages from `from` to `to`; returns how many moved.
 pub async fn redrive(sqs: &Client, from: &str, to: &str, max: usize) -> Result<usize, StoreError> {
@@ -18,7 +18,9 @@ pub async fn redrive(sqs: &Client, from: &str, to: &str, max: usize) -> Result<u
             .wait_time_seconds(1)
             .send()
             .await
-            .map_err(|err| StoreError::from_sdk("receiving from the DLQ", err))?
+            .map_err(|err| {
+                StoreError::Aws(bb_aws::AwsError::from_sdk("receiving from the DLQ", err))
+            })?
             .messages
             .unwrap_or_default();
         if batch.is_empty() {
@@ -30,14 +32,18 @@ pub async fn redrive(sqs: &Client, from: &str, to: &str, max: usize) -> Result<u
                 .message_body(message.body().unwrap_or_default())
                 .send()
                 .await
-                .map_err(|err| StoreError::from_sdk("sending to the work queue", err))?;
+                .map_err(|err| {
+                    StoreError::Aws(bb_aws::AwsError::from_sdk("sending to the work queue", err))
+                })?;
             if let Some(receipt) = message.receipt_handle() {
                 sqs.delete_message()
                     .queue_url(from)
                     .receipt_handle(receipt)
                     .send()
                     .await
-                    .map_err(|err| StoreError::from_sdk("deleting from the DLQ", err))?;
+                    .map_err(|err| {
+                        StoreError::Aws(bb_aws::AwsError::from_sdk("deleting from the DLQ", err))
+                    })?;
             }
             moved += 1;
         }

@@ -11,6 +11,9 @@ use shared::{
 pub struct Config {
     /// Where to listen. Port 0 picks a free port (tests).
     pub bind: SocketAddr,
+    /// Where `/metrics` is served (`BROWN_METRICS_BIND`): a private address, never the public
+    /// port. Unset: no metrics listener.
+    pub metrics_bind: Option<SocketAddr>,
     /// The bucket tasks are written to (under `inbox/`) and statuses read from (`status/`).
     pub tasks_bucket: String,
     /// The bucket Bayko writes artifacts to; Brown only signs links to them.
@@ -38,6 +41,7 @@ impl Config {
         let link_ttl = config::seconds_or("BROWN_LINK_TTL_SECONDS", Duration::from_secs(900))?;
         Ok(Self {
             bind: config::parse_or("BROWN_BIND", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            metrics_bind: config::parse_optional("BROWN_METRICS_BIND")?,
             tasks_bucket: config::required("BB_TASKS_BUCKET")?,
             artifacts_bucket: config::required("BB_ARTIFACTS_BUCKET")?,
             default_tenant,
@@ -66,6 +70,7 @@ impl Config {
     pub fn local(tasks_bucket: &str, artifacts_bucket: &str) -> Self {
         Self {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            metrics_bind: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             tasks_bucket: tasks_bucket.into(),
             artifacts_bucket: artifacts_bucket.into(),
             default_tenant: Tenant::parse("default").expect("valid tenant"),

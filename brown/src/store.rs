@@ -1,7 +1,10 @@
 //! The S3 calls Brown may make, and no others: write a new task to `inbox/`, read a task's
 //! status, sign links to its artifacts, and check that the tasks bucket is reachable.
 
-use std::time::Duration;
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use anyhow::Context;
 use aws_sdk_s3::{error::SdkError, presigning::PresigningConfig, primitives::ByteStream};
@@ -12,13 +15,18 @@ use shared::{
     task::{StatusDocument, TaskDocument, TaskStatus, TaskV1},
 };
 
-use crate::error::ApiError;
+use tracing::Instrument;
+
+use shared::telemetry::Carrier;
+
+use crate::{error::ApiError, metrics::Metrics};
 
 #[derive(Clone)]
 pub struct TaskStore {
     s3: aws_sdk_s3::Client,
     tasks_bucket: String,
     artifacts_bucket: String,
+    metrics: Arc<Metrics>,
 }
 
 /// What S3 knows about a task.
@@ -52,20 +60,43 @@ where
 }
 
 impl TaskStore {
-    pub fn new(s3: aws_sdk_s3::Client, tasks_bucket: String, artifacts_bucket: String) -> Self {
+    pub fn new(
+        s3: aws_sdk_s3::Client,
+        tasks_bucket: String,
+        artifacts_bucket: String,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
             s3,
             tasks_bucket,
             artifacts_bucket,
+            metrics,
         }
     }
 
     /// Writes a new task. Returns only once S3 has it: a 202 is a promise.
     /// `If-None-Match: *` makes the write create-only, so a task is never overwritten; a task
     /// id that exists already (an idempotent retry) answers `Ok(false)`.
+    ///
+    /// The write is the producer span of the task's message (OpenTelemetry messaging
+    /// conventions: S3 → EventBridge → SQS is the channel); its context goes with the object
+    /// as metadata, so Bayko's spans join this trace.
     pub async fn put_new_task(&self, key: &TaskKey, task: &TaskDocument) -> Result<bool, ApiError> {
         let body = serde_json::to_vec(task).context("serialising the task")?;
-        self.create_only(&key.inbox(), body, "writing the task")
+        let producer = tracing::info_span!(
+            "send",
+            otel.name = "send inbox",
+            otel.kind = "producer",
+            messaging.system = "aws_sqs",
+            messaging.operation.type = "send",
+            messaging.destination.name = "inbox",
+            messaging.message.id = %key.task_id,
+            task_id = %key.task_id,
+            tenant = %key.tenant,
+        );
+        let metadata = shared::telemetry::inject(&producer);
+        self.create_only(&key.inbox(), body, metadata, "writing the task")
+            .instrument(producer)
             .await
     }
 
@@ -86,9 +117,14 @@ impl TaskStore {
             "requested_at": Utc::now(),
         }))
         .context("serialising the cancel request")?;
-        self.create_only(&key.cancel(), body, "requesting cancellation")
-            .await
-            .map(drop)
+        self.create_only(
+            &key.cancel(),
+            body,
+            Carrier::new(),
+            "requesting cancellation",
+        )
+        .await
+        .map(drop)
     }
 
     /// A create-only write: `Ok(true)` when this call created the object, `Ok(false)` when it
@@ -97,8 +133,10 @@ impl TaskStore {
         &self,
         key: &str,
         body: Vec<u8>,
+        metadata: Carrier,
         action: &'static str,
     ) -> Result<bool, ApiError> {
+        let started = Instant::now();
         let written = self
             .s3
             .put_object()
@@ -106,21 +144,25 @@ impl TaskStore {
             .key(key)
             .if_none_match("*")
             .content_type("application/json")
+            .set_metadata((!metadata.is_empty()).then(|| metadata.into_iter().collect()))
             .body(ByteStream::from(body))
             .send()
             .await;
-        match written {
-            Ok(_) => Ok(true),
+        let (outcome, created) = match written {
+            Ok(_) => ("ok", Ok(true)),
             Err(err)
                 if matches!(
                     err.raw_response().map(|r| r.status().as_u16()),
                     Some(412 | 409)
                 ) =>
             {
-                Ok(false)
+                ("exists", Ok(false))
             }
-            Err(err) => Err(s3_error(action)(err)),
-        }
+            Err(err) => ("error", Err(s3_error(action)(err))),
+        };
+        let prefix = key.split('/').next().unwrap_or_default();
+        self.metrics.observe_s3_write(prefix, outcome, started);
+        created
     }
 
     pub async fn task(&self, key: &TaskKey) -> Result<Stored, ApiError> {

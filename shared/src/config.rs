@@ -42,6 +42,23 @@ where
     }
 }
 
+/// Parses the variable if it is set; `None` when it is not.
+pub fn parse_optional<T>(name: &str) -> Result<Option<T>, ConfigError>
+where
+    T: FromStr,
+    T::Err: Display,
+{
+    optional(name)
+        .map(|value| {
+            value.parse().map_err(|err: T::Err| ConfigError::Invalid {
+                name: name.to_owned(),
+                reason: err.to_string(),
+                value,
+            })
+        })
+        .transpose()
+}
+
 /// A duration given in whole seconds.
 pub fn seconds_or(name: &str, default: Duration) -> Result<Duration, ConfigError> {
     parse_or(name, default.as_secs()).map(Duration::from_secs)

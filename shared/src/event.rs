@@ -3,6 +3,7 @@
 //! The event's `id` is not an identity (emulators repeat it; AWS may deliver one event twice):
 //! the task key inside it is.
 
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use crate::keys::{KeyError, TaskKey};
@@ -15,6 +16,8 @@ pub struct ObjectCreated {
     pub task: TaskKey,
     /// Size S3 reported for the object, if it did.
     pub size: Option<u64>,
+    /// When S3 created the object, by the event: how long a task waited is measured from here.
+    pub time: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +37,8 @@ struct Envelope {
     source: String,
     #[serde(rename = "detail-type")]
     detail_type: String,
+    #[serde(default)]
+    time: Option<DateTime<Utc>>,
     detail: Detail,
 }
 
@@ -73,6 +78,7 @@ impl ObjectCreated {
             key: object.key,
             task,
             size: object.size,
+            time: envelope.time,
         })
     }
 }
@@ -115,6 +121,7 @@ mod tests {
         assert_eq!(parsed.task.task_id, id);
         assert_eq!(parsed.task.tenant.as_str(), "acme");
         assert_eq!(parsed.size, Some(120));
+        assert_eq!(parsed.time, Some("2026-11-25T11:00:00Z".parse().unwrap()));
     }
 
     #[test]

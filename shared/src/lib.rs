@@ -5,9 +5,11 @@
 //!
 //! Brown and Bayko never talk to each other; this crate is the whole contract between them.
 
+pub mod artifacts;
 pub mod config;
 pub mod event;
 pub mod keys;
+pub mod metrics;
 pub mod shutdown;
 pub mod task;
 pub mod telemetry;

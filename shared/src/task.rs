@@ -160,6 +160,17 @@ pub struct TaskStatus {
     pub metrics: Option<TaskMetrics>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub artifacts: Vec<ArtifactRef>,
+    /// W3C `traceparent` of the worker's run (its `process` span): the trace id names the
+    /// task's trace; a later attempt links its own run to this span.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
+}
+
+impl TaskStatus {
+    /// The trace id of the run that wrote this status, if it was traced.
+    pub fn trace_id(&self) -> Option<&str> {
+        self.traceparent.as_deref()?.split('-').nth(1)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -13,6 +13,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+pub mod logged;
+pub mod otlp;
+pub mod prometheus;
+
 /// How long a test waits for something that should happen within seconds.
 pub const DEADLINE: Duration = Duration::from_secs(60);
 
@@ -58,12 +62,17 @@ pub fn bayko_config(provisioned: &Provisioned) -> bayko::Config {
         max_attempts: 4,
         shutdown_grace: Duration::from_secs(5),
         chaos_step_delay: Duration::ZERO,
+        metrics_bind: None,
+        dlq_url: Some(provisioned.dead_letter_queue_url.clone()),
+        queue_watch_interval: Duration::from_secs(1),
     }
 }
 
 /// A running Brown (in-process, port 0) and optionally a running Bayko worker.
 pub struct TestStack {
     pub base_url: String,
+    /// Brown's `/metrics` listener.
+    pub brown_metrics_url: String,
     /// The emulator this stack runs on.
     pub endpoint: String,
     pub http: reqwest::Client,
@@ -108,6 +117,10 @@ impl TestStack {
             .await
             .expect("building Brown");
         let base_url = format!("http://{}", app.local_addr());
+        let brown_metrics_url = format!(
+            "http://{}",
+            app.metrics_addr().expect("local Brown serves metrics")
+        );
         let shutdown = CancellationToken::new();
         let brown = tokio::spawn({
             let shutdown = shutdown.clone();
@@ -119,6 +132,7 @@ impl TestStack {
         });
         Self {
             base_url,
+            brown_metrics_url,
             endpoint: endpoint.to_owned(),
             http: reqwest::Client::new(),
             s3: bb_aws::s3(&aws),
@@ -139,7 +153,7 @@ impl TestStack {
     pub async fn start_bayko_with_tools(&mut self, engine_toml: &str) {
         let engine =
             bayko::engine::config::EngineConfig::parse(engine_toml).expect("engine config");
-        let registry = bayko::tools::Registry::from_config(engine, &self.aws)
+        let registry = bayko::engine::Registry::from_config(engine, &self.aws)
             .await
             .expect("building the registry");
         let worker = bayko::Worker::with_registry(
@@ -148,6 +162,25 @@ impl TestStack {
             std::sync::Arc::new(registry),
         );
         self.start_worker(worker);
+    }
+
+    /// Starts an in-process worker with its metrics listener (and queue watcher); returns the
+    /// listener's base URL.
+    pub async fn start_bayko_with_metrics(&mut self) -> String {
+        let mut config = bayko_config(&self.provisioned);
+        config.metrics_bind = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+        let worker = bayko::Worker::new(config.clone(), &self.aws);
+        let address = bayko::metrics::start(
+            &config,
+            &worker,
+            self.sqs.clone(),
+            self.shutdown.child_token(),
+        )
+        .await
+        .expect("starting the metrics listener")
+        .expect("metrics_bind is set");
+        self.start_worker(worker);
+        format!("http://{address}")
     }
 
     /// Starts an in-process worker with this configuration; it stops with the stack.
@@ -379,24 +412,35 @@ pub struct BaykoProcess {
     pub worker_id: String,
 }
 
+/// The environment of a Bayko process on the stack's queue: short waits, leases and retries.
+pub fn bayko_env(endpoint: &str, provisioned: &Provisioned, name: &str) -> Vec<(String, String)> {
+    let worker_id = format!("{name}-{}", &Uuid::new_v4().simple().to_string()[..8]);
+    let mut env = logged::aws_env(endpoint);
+    env.extend(logged::owned(&[
+        ("BB_TASKS_BUCKET", &provisioned.names.tasks_bucket),
+        ("BB_ARTIFACTS_BUCKET", &provisioned.names.artifacts_bucket),
+        ("BAYKO_QUEUE_URL", &provisioned.queue_url),
+        ("BAYKO_WORKER_ID", &worker_id),
+        ("BAYKO_WAIT_SECONDS", "1"),
+        ("BAYKO_LEASE_SECONDS", "3"),
+        ("BAYKO_HEARTBEAT_MS", "1000"),
+        ("BAYKO_RETRY_BASE_MS", "100"),
+        ("BAYKO_RETRY_MAX_SECONDS", "1"),
+        ("RUST_LOG", "bayko=debug,warn"),
+    ]));
+    env
+}
+
 impl BaykoProcess {
     pub fn spawn(endpoint: &str, provisioned: &Provisioned, extra_env: &[(&str, &str)]) -> Self {
-        let worker_id = format!("proc-{}", &Uuid::new_v4().simple().to_string()[..8]);
+        let env = bayko_env(endpoint, provisioned, "proc");
+        let worker_id = env
+            .iter()
+            .find(|(name, _)| name == "BAYKO_WORKER_ID")
+            .map(|(_, id)| id.clone())
+            .unwrap_or_default();
         let child = tokio::process::Command::new(binary("bayko"))
-            .env("AWS_ENDPOINT_URL", endpoint)
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_REGION", "us-east-1")
-            .env("BB_TASKS_BUCKET", &provisioned.names.tasks_bucket)
-            .env("BB_ARTIFACTS_BUCKET", &provisioned.names.artifacts_bucket)
-            .env("BAYKO_QUEUE_URL", &provisioned.queue_url)
-            .env("BAYKO_WORKER_ID", &worker_id)
-            .env("BAYKO_WAIT_SECONDS", "1")
-            .env("BAYKO_LEASE_SECONDS", "3")
-            .env("BAYKO_HEARTBEAT_MS", "1000")
-            .env("BAYKO_RETRY_BASE_MS", "100")
-            .env("BAYKO_RETRY_MAX_SECONDS", "1")
-            .env("RUST_LOG", "bayko=debug,warn")
+            .envs(env)
             .envs(extra_env.iter().copied())
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
@@ -429,7 +473,7 @@ impl BaykoProcess {
 /// A moto server of the test's own, so that it can be paused (SIGSTOP) without disturbing
 /// the other tests.
 pub struct OwnEmulator {
-    child: std::process::Child,
+    server: bb_emulator::MotoServer,
     pub endpoint: String,
 }
 
@@ -437,45 +481,24 @@ impl OwnEmulator {
     pub async fn start() -> Self {
         let server = std::env::var("BB_TEST_MOTO_SERVER")
             .expect("BB_TEST_MOTO_SERVER is not set: run the tests with `cargo xtask test`");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
-        let child = std::process::Command::new(server)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("starting moto_server");
-        let endpoint = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + DEADLINE;
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            assert!(Instant::now() < deadline, "moto did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        let server = tokio::task::spawn_blocking(move || {
+            bb_emulator::MotoServer::start(std::path::Path::new(&server), None)
+        })
+        .await
+        .expect("the launcher ran")
+        .expect("starting moto_server");
+        Self {
+            endpoint: server.endpoint.clone(),
+            server,
         }
-        Self { child, endpoint }
     }
 
     pub fn pause(&self) {
-        signal(self.child.id(), "STOP");
+        signal(self.server.pid(), "STOP");
     }
 
     pub fn resume(&self) {
-        signal(self.child.id(), "CONT");
-    }
-}
-
-impl Drop for OwnEmulator {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("kill")
-            .args(["-CONT", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        signal(self.server.pid(), "CONT");
     }
 }
 

@@ -12,7 +12,7 @@ use bb_aws::AwsSettings;
 use bb_provision::{self as provision, Names, QueueSettings};
 use serde_json::{Value, json};
 
-use crate::emulator::{Emulator, Venv};
+use crate::emulator::{self, Venv};
 
 #[derive(clap::Args)]
 pub struct DevArgs {
@@ -51,7 +51,7 @@ impl Drop for Service {
 pub fn run(root: &Path, args: DevArgs) -> anyhow::Result<()> {
     let logs = root.join(".dev/logs");
     let venv = Venv::ensure(root)?;
-    let emulator = Emulator::start(&venv, &logs.join("moto.log"))?;
+    let emulator = emulator::start(&venv, &logs.join("moto.log"))?;
     eprintln!("xtask: emulator (moto) at {}", emulator.endpoint);
 
     let runtime = tokio::runtime::Runtime::new()?;
@@ -75,7 +75,7 @@ pub fn run(root: &Path, args: DevArgs) -> anyhow::Result<()> {
     if !build.current_dir(root).status()?.success() {
         bail!("building brown and bayko failed");
     }
-    let bin = root.join("target").join(profile);
+    let bin = crate::target_dir(root)?.join(profile);
     let aws_env = [
         ("AWS_ENDPOINT_URL", emulator.endpoint.as_str()),
         ("AWS_ACCESS_KEY_ID", "test"),

@@ -13,7 +13,7 @@ use std::{
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 
-use emulator::{Emulator, Venv};
+use emulator::Venv;
 
 #[derive(Parser)]
 #[command(about = "Bayko & Brown developer tasks")]
@@ -54,7 +54,7 @@ fn main() -> anyhow::Result<()> {
         Task::Simulate(args) => simulate::run(&root, args),
         Task::Emulator => {
             let venv = Venv::ensure(&root)?;
-            let emulator = Emulator::start(&venv, &root.join("target/xtask/moto.log"))?;
+            let emulator = emulator::start(&venv, &target_dir(&root)?.join("xtask/moto.log"))?;
             println!("emulator listening: AWS_ENDPOINT_URL={}", emulator.endpoint);
             println!(
                 "run tests by hand: BB_TEST_AWS_ENDPOINT={} cargo test",
@@ -72,8 +72,31 @@ fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// Where cargo puts its builds: `CARGO_TARGET_DIR`, a config's `build.target-dir`, or
+/// `target/` in the workspace. Cargo itself is asked, so every way of setting it counts.
+pub(crate) fn target_dir(root: &Path) -> anyhow::Result<PathBuf> {
+    let output = Command::new("cargo")
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .current_dir(root)
+        .output()
+        .context("running cargo metadata")?;
+    if !output.status.success() {
+        bail!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).context("reading cargo metadata")?;
+    metadata["target_directory"]
+        .as_str()
+        .map(PathBuf::from)
+        .context("cargo metadata names no target directory")
+}
+
 fn test(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let venv = Venv::ensure(root)?;
+    let target = target_dir(root)?;
     // The fault tests run the real binaries: build them before the tests need them. The whole
     // workspace with every target, so features unify exactly as in the test build that follows
     // (building two packages alone would compile the AWS SDK a second time).
@@ -85,7 +108,7 @@ fn test(root: &Path, args: &[String]) -> anyhow::Result<()> {
     if !built.success() {
         bail!("building bayko and brown failed");
     }
-    let emulator = Emulator::start(&venv, &root.join("target/xtask/moto-test.log"))?;
+    let emulator = emulator::start(&venv, &target.join("xtask/moto-test.log"))?;
     eprintln!("xtask: emulator at {}", emulator.endpoint);
     let nextest = Command::new("cargo")
         .args(["nextest", "--version"])
@@ -103,7 +126,7 @@ fn test(root: &Path, args: &[String]) -> anyhow::Result<()> {
         .env("BB_TEST_AWS_ENDPOINT", &emulator.endpoint)
         .env("BB_TEST_MCP_PYTHON", venv.bin("python"))
         .env("BB_TEST_MOTO_SERVER", venv.bin("moto_server"))
-        .env("BB_TEST_BIN_DIR", root.join("target/debug"))
+        .env("BB_TEST_BIN_DIR", target.join("debug"))
         // The LLM tests talk to local stubs; the client still wants a key to send.
         .env("BB_TEST_ANTHROPIC_KEY", "test-key-not-a-secret")
         .status()

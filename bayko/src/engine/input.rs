@@ -7,21 +7,21 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 use shared::task::{DataFormat, TaskV1};
 
-use super::plan::{ANALYSE, SCAN, SUMMARISE, Step};
-use crate::tools::claude::CLAUDE;
+use super::plan::{ANALYSE, Step, StepKind};
 
 /// The longest analysis excerpt put into an LLM prompt.
 const PROMPT_DATA_CHARS: usize = 12_000;
 
+/// The input for `step`'s tool; `llm` says the tool is a language model, which takes a prompt.
 pub fn for_tool(
     step: &Step,
-    tool: &str,
+    llm: bool,
     schema: &Value,
     task: &TaskV1,
     deps: &BTreeMap<String, Value>,
 ) -> Value {
-    match step.id.as_str() {
-        SCAN => {
+    match step.kind {
+        StepKind::Scan => {
             let mut texts = serde_json::Map::new();
             texts.insert("input".into(), json!(task.input));
             if let Some(data) = &task.data {
@@ -29,7 +29,7 @@ pub fn for_tool(
             }
             json!({ "texts": texts })
         }
-        ANALYSE => {
+        StepKind::Analyse => {
             let data = task.data.as_ref();
             let format = match data.map(|d| d.format) {
                 Some(DataFormat::Json) => "json",
@@ -37,13 +37,15 @@ pub fn for_tool(
             };
             json!({"format": format, "content": data.map(|d| d.content.as_str()).unwrap_or_default()})
         }
-        SUMMARISE if tool == CLAUDE => json!({
+        StepKind::Summarise if llm => json!({
             "system": "You are Bayko, an analyst. Write a concise report in Markdown with the \
                        sections '## Summary' and '## Key findings'. Use only the numbers given.",
             "prompt": prompt(task, deps.get(ANALYSE)),
         }),
-        SUMMARISE => json!({"text": narrative(task, deps.get(ANALYSE)), "summary_sentences": 5}),
-        _ => mcp_arguments(schema, task),
+        StepKind::Summarise => {
+            json!({"text": narrative(task, deps.get(ANALYSE)), "summary_sentences": 5})
+        }
+        StepKind::Mcp => mcp_arguments(schema, task),
     }
 }
 

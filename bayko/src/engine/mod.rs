@@ -8,6 +8,7 @@ pub mod config;
 pub mod plan;
 pub mod pool;
 pub mod quality;
+pub mod registry;
 pub mod retry;
 
 mod input;
@@ -21,26 +22,54 @@ use std::{
 };
 
 use serde_json::{Value, json};
-use shared::task::{TaskState, TaskV1};
+use shared::{
+    artifacts::{
+        self, Check, Fallback, OutputPayload, QualityMetrics, Report, RowCounts, StepCheck,
+        StepOutput, StepQuality,
+    },
+    task::{TaskState, TaskV1},
+};
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use crate::{
     control::{StopReason, TaskControl},
-    log::ProcessingLog,
-    tools::{Registry, ToolError, compliance},
+    log::{Event, ProcessingLog},
+    tools::{ToolError, compliance},
 };
 use plan::{Plan, SCAN, Step};
+pub use registry::Registry;
 use retry::Retryable;
 
-/// A task the engine finished: `Succeeded`, or `Degraded` with a reason.
+/// How a task ended, before it is written down: `Succeeded`, or `Degraded` with a reason, with
+/// both JSON artifacts when the engine ran to the end; `Failed` or `Cancelled` with a reason and
+/// no artifacts but the log otherwise.
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub state: TaskState,
-    /// Why the task is degraded.
+    /// Why the task is degraded, failed or cancelled.
     pub reason: Option<String>,
-    pub output: Value,
-    pub quality: Value,
-    pub tools_used: Vec<String>,
+    pub output: Option<OutputPayload>,
+    pub quality: Option<QualityMetrics>,
+}
+
+impl Outcome {
+    /// A task that ended without results.
+    pub fn ended(state: TaskState, reason: impl Into<String>) -> Self {
+        Self {
+            state,
+            reason: Some(reason.into()),
+            output: None,
+            quality: None,
+        }
+    }
+
+    /// The tools that produced a result, in the order they first did.
+    pub fn tools_used(&self) -> &[String] {
+        self.output
+            .as_ref()
+            .map_or(&[], |output| output.tools_used.as_slice())
+    }
 }
 
 /// A task that cannot succeed, with a reason its owner can act on.
@@ -136,10 +165,6 @@ impl Engine {
         Self { registry, settings }
     }
 
-    pub fn registry(&self) -> &Registry {
-        &self.registry
-    }
-
     /// Runs one task. The log is shared with concurrent steps while it runs.
     pub async fn run(
         &self,
@@ -172,7 +197,7 @@ impl Engine {
         }
         record(
             log,
-            "planned",
+            Event::Planned,
             json!({
                 "steps": plan.steps.iter().map(|s| json!({
                     "id": s.id, "tools": s.tools, "depends_on": s.depends_on, "reason": s.reason,
@@ -183,7 +208,7 @@ impl Engine {
 
         let results = self.run_dag(task, &plan, log, control).await?;
 
-        control.checkpoint().await?;
+        control.checkpoint()?;
         self.conclude(task, &plan, results, log, started)
     }
 
@@ -195,7 +220,8 @@ impl Engine {
         log: &Arc<Mutex<ProcessingLog>>,
         control: &TaskControl,
     ) -> Result<Plan, EngineError> {
-        let Some(llm) = self.registry.get(crate::tools::claude::CLAUDE) else {
+        let planners = self.registry.chain(crate::tools::capability::PLAN);
+        let Some(llm) = planners.first().and_then(|name| self.registry.get(name)) else {
             return Ok(baseline);
         };
         let tools: Vec<Value> = self
@@ -223,7 +249,13 @@ impl Engine {
                     .collect::<Vec<_>>()
             ),
         );
-        let call = tokio::time::timeout(llm.timeout, llm.tool.call(json!({"prompt": prompt})));
+        let call = tokio::time::timeout(llm.timeout, llm.tool.call(json!({"prompt": prompt})))
+            .instrument(tracing::info_span!(
+                "llm plan",
+                otel.name = "llm plan",
+                otel.kind = "client",
+                tool = crate::tools::claude::CLAUDE
+            ));
         let answer = tokio::select! {
             answer = call => answer,
             () = control.cancelled() => return Err(control.stopped().unwrap_or(StopReason::ShuttingDown).into()),
@@ -233,7 +265,7 @@ impl Engine {
             Ok(Err(err)) => {
                 record(
                     log,
-                    "llm_plan_rejected",
+                    Event::LlmPlanRejected,
                     json!({"problems": [format!("the LLM could not plan: {err}")]}),
                 );
                 return Ok(baseline);
@@ -241,7 +273,7 @@ impl Engine {
             Err(_) => {
                 record(
                     log,
-                    "llm_plan_rejected",
+                    Event::LlmPlanRejected,
                     json!({"problems": ["the LLM did not answer in time"]}),
                 );
                 return Ok(baseline);
@@ -251,13 +283,13 @@ impl Engine {
             Ok(proposed) => {
                 record(
                     log,
-                    "llm_plan_accepted",
+                    Event::LlmPlanAccepted,
                     json!({"steps": proposed.steps.len()}),
                 );
                 Ok(proposed)
             }
             Err(problems) => {
-                record(log, "llm_plan_rejected", json!({"problems": problems}));
+                record(log, Event::LlmPlanRejected, json!({"problems": problems}));
                 Ok(baseline)
             }
         }
@@ -298,10 +330,18 @@ impl Engine {
                     log.clone(),
                     control.clone(),
                 );
-                running.spawn(async move {
-                    let result = engine.run_step(&step, &task, &deps, &log, &control).await;
-                    (step.id, result)
-                });
+                let span = tracing::info_span!(
+                    "step",
+                    otel.name = %format_args!("step {}", step.id),
+                    step = %step.id,
+                );
+                running.spawn(
+                    async move {
+                        let result = engine.run_step(&step, &task, &deps, &log, &control).await;
+                        (step.id, result)
+                    }
+                    .instrument(span),
+                );
             }
             let Some(joined) = running.join_next().await else {
                 break;
@@ -327,13 +367,13 @@ impl Engine {
 
     /// A step boundary: stop if asked, then wait out the chaos delay (stoppable too).
     async fn step_boundary(&self, control: &TaskControl) -> Result<(), EngineError> {
-        control.checkpoint().await?;
+        control.checkpoint()?;
         if !self.settings.chaos_step_delay.is_zero() {
             tokio::select! {
                 () = tokio::time::sleep(self.settings.chaos_step_delay) => {}
                 () = control.cancelled() => {}
             }
-            control.checkpoint().await?;
+            control.checkpoint()?;
         }
         Ok(())
     }
@@ -356,7 +396,7 @@ impl Engine {
             if position > 0 {
                 record_tool(
                     log,
-                    "fallback",
+                    Event::Fallback,
                     name,
                     None,
                     json!({
@@ -369,7 +409,7 @@ impl Engine {
                 Err(open) => {
                     record_tool(
                         log,
-                        "circuit_open",
+                        Event::CircuitOpen,
                         name,
                         None,
                         json!({"step": step.id, "retry_in_ms": open.retry_in.as_millis() as u64}),
@@ -382,14 +422,25 @@ impl Engine {
                     continue;
                 }
             };
-            let input =
-                input::for_tool(step, name, &registered.tool.spec().input_schema, task, deps);
-            record_tool(log, "step_started", name, None, json!({"step": step.id}));
+            let input = input::for_tool(
+                step,
+                self.registry.is_llm(name),
+                &registered.tool.spec().input_schema,
+                task,
+                deps,
+            );
+            record_tool(
+                log,
+                Event::StepStarted,
+                name,
+                None,
+                json!({"step": step.id}),
+            );
             let step_started = Instant::now();
             let idempotent = registered.tool.spec().idempotent;
             let (result, attempts) = retry::retry(
                 &registered.retry,
-                |_attempt| {
+                |attempt| {
                     let input = input.clone();
                     async move {
                         let (_slot, waited) = tokio::select! {
@@ -397,9 +448,18 @@ impl Engine {
                             () = control.cancelled() => return Err(CallError::Stopped(control.stopped().unwrap_or(StopReason::ShuttingDown))),
                         };
                         if waited > Duration::from_millis(50) {
-                            record_tool(log, "pool_wait", name, Some(waited.as_millis() as u64), json!({"step": step.id}));
+                            record_tool(log, Event::PoolWait, name, Some(waited.as_millis() as u64), json!({"step": step.id}));
                         }
-                        let call = tokio::time::timeout(registered.timeout, registered.tool.call(input));
+                        // One span per attempt: a client span, whether the tool runs here, in an
+                        // MCP server or behind an LLM API.
+                        let call = tokio::time::timeout(registered.timeout, registered.tool.call(input))
+                            .instrument(tracing::info_span!(
+                                "tool",
+                                otel.name = %format_args!("tool {name}"),
+                                otel.kind = "client",
+                                tool = %name,
+                                attempt,
+                            ));
                         tokio::select! {
                             result = call => match result {
                                 Ok(Ok(output)) => Ok(output),
@@ -411,7 +471,7 @@ impl Engine {
                     }
                 },
                 |attempt, error, delay| {
-                    record_tool(log, "retry", name, None, json!({
+                    record_tool(log, Event::Retry, name, None, json!({
                         "step": step.id, "attempt": attempt, "delay_ms": delay.as_millis() as u64, "error": format!("{error:?}"),
                     }));
                 },
@@ -423,7 +483,7 @@ impl Engine {
                     permit.success();
                     record_tool(
                         log,
-                        "step_finished",
+                        Event::StepFinished,
                         name,
                         Some(duration_ms),
                         json!({"step": step.id, "attempts": attempts}),
@@ -445,7 +505,7 @@ impl Engine {
                     }
                     record_tool(
                         log,
-                        "step_failed",
+                        Event::StepFailed,
                         name,
                         Some(duration_ms),
                         json!({
@@ -464,6 +524,7 @@ impl Engine {
     }
 
     /// Quality gates, the report, and the outcome.
+    /// Judges every step's result and builds the two JSON artifacts and the final state.
     fn conclude(
         &self,
         task: &TaskV1,
@@ -473,150 +534,204 @@ impl Engine {
         started: Instant,
     ) -> Result<Outcome, EngineError> {
         let config = self.registry.config();
-        let mut degraded: Vec<String> = Vec::new();
-        let mut steps_out = serde_json::Map::new();
-        let mut steps_quality = serde_json::Map::new();
-        let mut all_checks = Vec::new();
-        let mut latency = serde_json::Map::new();
-        let mut retries = 0;
-        let mut fallbacks = Vec::new();
-        let mut tools_used = Vec::new();
+        let mut judged = Judged::default();
         for step in &plan.steps {
             match results.get(&step.id) {
                 Some(Ok(done)) => {
-                    let checks =
-                        quality::checks(&step.id, &done.tool, &done.output, &config.quality);
-                    let passed = checks.iter().filter(|c| c.passed).count();
-                    for check in checks.iter().filter(|c| !c.passed) {
-                        degraded.push(format!(
-                            "{} failed quality check {} ({})",
-                            step.id, check.name, check.detail
-                        ));
-                    }
-                    for (from, why) in &done.fell_back_from {
-                        degraded.push(format!(
-                            "{} fell back from {from} to {}: {why}",
-                            step.id, done.tool
-                        ));
-                        fallbacks.push(
-                            json!({"step": step.id, "from": from, "to": done.tool, "error": why}),
-                        );
-                    }
-                    retries += done.attempts.saturating_sub(1);
-                    latency.insert(step.id.clone(), json!(done.duration_ms));
-                    if !tools_used.contains(&done.tool) {
-                        tools_used.push(done.tool.clone());
-                    }
-                    steps_quality.insert(step.id.clone(), json!({
-                        "tool": done.tool,
-                        "checks": checks,
-                        "score": if checks.is_empty() { 1.0 } else { passed as f64 / checks.len() as f64 },
-                        "attempts": done.attempts,
-                        "latency_ms": done.duration_ms,
-                    }));
-                    all_checks.extend(checks.into_iter().map(|c| (step.id.clone(), c)));
-                    steps_out.insert(
-                        step.id.clone(),
-                        json!({
-                            "tool": done.tool,
-                            "duration_ms": done.duration_ms,
-                            "attempts": done.attempts,
-                            "output": done.output,
-                        }),
+                    let checks = quality::checks(
+                        step.kind,
+                        self.registry.is_llm(&done.tool),
+                        &done.output,
+                        &config.quality,
                     );
+                    judged.done(&step.id, done, checks);
                 }
-                Some(Err(error)) => {
-                    degraded.push(format!("{} failed: {error}", step.id));
-                    steps_out.insert(step.id.clone(), json!({"error": error}));
-                }
+                Some(Err(error)) => judged.failed(&step.id, error),
                 None => {}
             }
         }
-        let passed = all_checks.iter().filter(|(_, c)| c.passed).count();
-        let total = all_checks.len();
+        let passed = judged.checks.iter().filter(|c| c.check.passed).count();
+        let total = judged.checks.len();
         record(
             log,
-            "quality_checked",
+            Event::QualityChecked,
             json!({"passed": passed, "total": total}),
         );
 
-        let summary = results
-            .get(plan::SUMMARISE)
-            .and_then(|r| r.as_ref().ok())
+        let done = |id: &str| results.get(id).and_then(|r| r.as_ref().ok());
+        let summary = done(plan::SUMMARISE)
             .map(|done| quality::summary_text(&done.output).to_owned())
             .unwrap_or_default();
-        let rows = results
-            .get(plan::ANALYSE)
-            .and_then(|r| r.as_ref().ok())
+        let rows = done(plan::ANALYSE)
             .and_then(|done| done.output["rows"].as_u64())
             .unwrap_or(0);
-        let findings = results
-            .get(SCAN)
-            .and_then(|r| r.as_ref().ok())
+        let findings = done(SCAN)
             .map(|done| done.output["total"].as_u64().unwrap_or(0))
             .unwrap_or(0);
 
-        let mut output = json!({
-            "task_id": task.task_id,
-            "input": task.input,
-            "report": {"summary": summary},
-            "plan": plan.steps,
-            "steps": steps_out,
-            "tools_used": tools_used,
-            "processing_time_ms": started.elapsed().as_millis() as u64,
-        });
+        let mut output = OutputPayload {
+            task_id: task.task_id,
+            input: task.input.clone(),
+            report: Report { summary },
+            plan: plan.steps.iter().map(Step::planned).collect(),
+            steps: judged.outputs,
+            tools_used: judged.tools_used,
+            processing_time_ms: started.elapsed().as_millis() as u64,
+        };
         let mut redactions = 0;
         if config.compliance.redact_artifacts && findings > 0 {
-            redactions = redact(&mut output);
-            record(log, "redacted", json!({"replacements": redactions}));
+            redactions = redact_payload(&mut output);
+            record(log, Event::Redacted, json!({"replacements": redactions}));
         }
-        let quality = json!({
-            "task_id": task.task_id,
-            "rows": {"total": rows, "analysed": rows},
-            "steps": steps_quality,
-            "checks": all_checks.iter().map(|(step, c)| json!({"step": step, "name": c.name, "passed": c.passed, "detail": c.detail})).collect::<Vec<_>>(),
-            "checks_passed": passed,
-            "checks_total": total,
-            "score": if total == 0 { 1.0 } else { passed as f64 / total as f64 },
-            "latency_ms": latency,
-            "retries": retries,
-            "fallbacks": fallbacks,
-            "pii_findings": findings,
-            "redactions": redactions,
-        });
-        let (state, reason) = if degraded.is_empty() {
+        let quality = QualityMetrics {
+            task_id: task.task_id,
+            rows: RowCounts {
+                total: rows,
+                analysed: rows,
+            },
+            steps: judged.quality,
+            checks: judged.checks,
+            checks_passed: passed,
+            checks_total: total,
+            score: artifacts::score(passed, total),
+            latency_ms: judged.latency_ms,
+            retries: judged.retries,
+            fallbacks: judged.fallbacks,
+            pii_findings: findings,
+            redactions,
+        };
+        let (state, reason) = if judged.degraded.is_empty() {
             (TaskState::Succeeded, None)
         } else {
-            (TaskState::Degraded, Some(degraded.join("; ")))
+            (TaskState::Degraded, Some(judged.degraded.join("; ")))
         };
         Ok(Outcome {
             state,
             reason,
-            output,
-            quality,
-            tools_used,
+            output: Some(output),
+            quality: Some(quality),
         })
     }
+}
+
+/// The steps' results as `conclude` collects them into the artifacts.
+#[derive(Default)]
+struct Judged {
+    outputs: BTreeMap<String, StepOutput>,
+    quality: BTreeMap<String, StepQuality>,
+    checks: Vec<StepCheck>,
+    latency_ms: BTreeMap<String, u64>,
+    retries: u32,
+    fallbacks: Vec<Fallback>,
+    tools_used: Vec<String>,
+    /// Why the task is degraded, one entry per cause.
+    degraded: Vec<String>,
+}
+
+impl Judged {
+    fn done(&mut self, step: &str, done: &StepResult, checks: Vec<quality::Check>) {
+        for check in checks.iter().filter(|c| !c.passed) {
+            self.degraded.push(format!(
+                "{step} failed quality check {} ({})",
+                check.name, check.detail
+            ));
+        }
+        for (from, why) in &done.fell_back_from {
+            self.degraded.push(format!(
+                "{step} fell back from {from} to {}: {why}",
+                done.tool
+            ));
+            self.fallbacks.push(Fallback {
+                step: step.to_owned(),
+                from: from.clone(),
+                to: done.tool.clone(),
+                error: why.clone(),
+            });
+        }
+        self.retries += done.attempts.saturating_sub(1);
+        self.latency_ms.insert(step.to_owned(), done.duration_ms);
+        if !self.tools_used.contains(&done.tool) {
+            self.tools_used.push(done.tool.clone());
+        }
+        let checks: Vec<Check> = checks
+            .into_iter()
+            .map(|c| Check {
+                name: c.name.to_owned(),
+                passed: c.passed,
+                detail: c.detail,
+            })
+            .collect();
+        let passed = checks.iter().filter(|c| c.passed).count();
+        self.quality.insert(
+            step.to_owned(),
+            StepQuality {
+                tool: done.tool.clone(),
+                score: artifacts::score(passed, checks.len()),
+                checks: checks.clone(),
+                attempts: done.attempts,
+                latency_ms: done.duration_ms,
+            },
+        );
+        self.checks
+            .extend(checks.into_iter().map(|check| StepCheck {
+                step: step.to_owned(),
+                check,
+            }));
+        self.outputs.insert(
+            step.to_owned(),
+            StepOutput::Done {
+                tool: done.tool.clone(),
+                duration_ms: done.duration_ms,
+                attempts: done.attempts,
+                output: done.output.clone(),
+            },
+        );
+    }
+
+    fn failed(&mut self, step: &str, error: &str) {
+        self.degraded.push(format!("{step} failed: {error}"));
+        self.outputs.insert(
+            step.to_owned(),
+            StepOutput::Failed {
+                error: error.to_owned(),
+            },
+        );
+    }
+}
+
+/// Replaces PII and secrets in what the task's own data reaches: the input, the report and the
+/// steps' results. Returns how many were replaced.
+fn redact_payload(payload: &mut OutputPayload) -> usize {
+    let mut count = redact_text(&mut payload.input) + redact_text(&mut payload.report.summary);
+    for step in payload.steps.values_mut() {
+        count += match step {
+            StepOutput::Done { output, .. } => redact(output),
+            StepOutput::Failed { error } => redact_text(error),
+        };
+    }
+    count
+}
+
+fn redact_text(text: &mut String) -> usize {
+    let redacted = compliance::redact(text);
+    let count = redacted.findings.len();
+    if count > 0 {
+        *text = redacted.text;
+    }
+    count
 }
 
 /// Replaces PII and secrets in every string of `value`; returns how many were replaced.
 fn redact(value: &mut Value) -> usize {
     match value {
-        Value::String(text) => {
-            let redacted = compliance::redact(text);
-            let count = redacted.findings.len();
-            if count > 0 {
-                *text = redacted.text;
-            }
-            count
-        }
+        Value::String(text) => redact_text(text),
         Value::Array(items) => items.iter_mut().map(redact).sum(),
         Value::Object(fields) => fields.values_mut().map(redact).sum(),
         _ => 0,
     }
 }
 
-fn record(log: &Arc<Mutex<ProcessingLog>>, event: &'static str, detail: Value) {
+fn record(log: &Arc<Mutex<ProcessingLog>>, event: Event, detail: Value) {
     if let Ok(mut log) = log.lock() {
         log.record(event, detail);
     }
@@ -624,7 +739,7 @@ fn record(log: &Arc<Mutex<ProcessingLog>>, event: &'static str, detail: Value) {
 
 fn record_tool(
     log: &Arc<Mutex<ProcessingLog>>,
-    event: &'static str,
+    event: Event,
     tool: &str,
     duration_ms: Option<u64>,
     detail: Value,

@@ -2,16 +2,16 @@
 //! hints and the registry — by rules that can be explained. Every choice carries its reason,
 //! which goes to `processing.log`.
 
-use serde::Serialize;
 use shared::task::{DataFormat, TaskV1};
 
-use crate::tools::{Registry, builtin::COMPLIANCE_SCANNER};
+use super::Registry;
+use crate::tools::{builtin::COMPLIANCE_SCANNER, capability};
 
 /// One step of a plan: a capability, the tools to try for it in order, and what it waits for.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Step {
     pub id: String,
-    pub capability: String,
+    pub kind: StepKind,
     /// The first tool is preferred; the rest are its fallbacks.
     pub tools: Vec<String>,
     pub depends_on: Vec<String>,
@@ -20,8 +20,22 @@ pub struct Step {
     pub reason: String,
 }
 
+impl Step {
+    /// The step as `output_payload.json` lists it.
+    pub fn planned(&self) -> shared::artifacts::PlannedStep {
+        shared::artifacts::PlannedStep {
+            id: self.id.clone(),
+            capability: self.kind.capability().to_owned(),
+            tools: self.tools.clone(),
+            depends_on: self.depends_on.clone(),
+            required: self.required,
+            reason: self.reason.clone(),
+        }
+    }
+}
+
 /// A small DAG of steps, in an order where every step comes after its dependencies.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     pub steps: Vec<Step>,
     /// Hints the router could not follow, with why.
@@ -32,9 +46,45 @@ pub const SCAN: &str = "scan";
 pub const ANALYSE: &str = "analyse";
 pub const SUMMARISE: &str = "summarise";
 
+/// The kinds of step the engine runs, each served by tools of one capability.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepKind {
+    /// `scan`: PII and secrets in the input and data.
+    Scan,
+    /// `analyse`: the tabular data.
+    Analyse,
+    /// `summarise`: the report.
+    Summarise,
+    /// `mcp:SERVER:TOOL`: an MCP tool the client asked for.
+    Mcp,
+}
+
+impl StepKind {
+    /// The kind a step id names, if any.
+    pub fn of(id: &str) -> Option<Self> {
+        match id {
+            SCAN => Some(Self::Scan),
+            ANALYSE => Some(Self::Analyse),
+            SUMMARISE => Some(Self::Summarise),
+            _ if id.starts_with("mcp:") => Some(Self::Mcp),
+            _ => None,
+        }
+    }
+
+    /// What a tool must be able to do to run this step.
+    pub fn capability(self) -> &'static str {
+        match self {
+            Self::Scan => capability::PII_SCAN,
+            Self::Analyse => capability::TABULAR_ANALYSIS,
+            Self::Summarise => capability::SUMMARISE,
+            Self::Mcp => capability::MCP,
+        }
+    }
+}
+
 fn step(
     id: &str,
-    capability: &str,
+    kind: StepKind,
     tools: Vec<String>,
     depends_on: &[&str],
     required: bool,
@@ -42,7 +92,7 @@ fn step(
 ) -> Step {
     Step {
         id: id.into(),
-        capability: capability.into(),
+        kind,
         tools,
         depends_on: depends_on.iter().map(|d| (*d).to_owned()).collect(),
         required,
@@ -59,7 +109,7 @@ pub fn plan(task: &TaskV1, registry: &Registry) -> Result<Plan, String> {
     if scanning {
         steps.push(step(
             SCAN,
-            "pii-scan",
+            StepKind::Scan,
             vec![COMPLIANCE_SCANNER.into()],
             &[],
             false,
@@ -72,7 +122,7 @@ pub fn plan(task: &TaskV1, registry: &Registry) -> Result<Plan, String> {
         Some(DataFormat::Csv | DataFormat::Json)
     );
     if tabular {
-        let chain = registry.chain("tabular-analysis");
+        let chain = registry.chain(StepKind::Analyse.capability());
         if chain.is_empty() {
             return Err("the task has tabular data but no tabular-analysis tool is enabled".into());
         }
@@ -87,7 +137,7 @@ pub fn plan(task: &TaskV1, registry: &Registry) -> Result<Plan, String> {
         };
         steps.push(step(
             ANALYSE,
-            "tabular-analysis",
+            StepKind::Analyse,
             chain,
             &[],
             true,
@@ -95,7 +145,7 @@ pub fn plan(task: &TaskV1, registry: &Registry) -> Result<Plan, String> {
         ));
     }
 
-    let summarisers = registry.chain("summarise");
+    let summarisers = registry.chain(StepKind::Summarise.capability());
     if summarisers.is_empty() {
         return Err("no summarise tool is enabled".into());
     }
@@ -114,7 +164,7 @@ pub fn plan(task: &TaskV1, registry: &Registry) -> Result<Plan, String> {
     let depends: &[&str] = if tabular { &[ANALYSE] } else { &[] };
     steps.push(step(
         SUMMARISE,
-        "summarise",
+        StepKind::Summarise,
         summarisers.clone(),
         depends,
         true,
@@ -133,7 +183,7 @@ pub fn plan(task: &TaskV1, registry: &Registry) -> Result<Plan, String> {
                 if !steps.iter().any(|s| s.id == id) {
                     steps.push(step(
                         &id,
-                        "mcp",
+                        StepKind::Mcp,
                         vec![name.to_owned()],
                         &[],
                         true,
@@ -175,18 +225,13 @@ pub fn validate_proposal(
             problems.push(format!("step {index} needs a string id and tool"));
             continue;
         };
-        let capability = match id {
-            SCAN => "pii-scan",
-            ANALYSE => "tabular-analysis",
-            SUMMARISE => "summarise",
-            _ if id.starts_with("mcp:") => "mcp",
-            _ => {
-                problems.push(format!(
-                    "step {id:?} is not a kind the engine runs (scan, analyse, summarise, mcp:TOOL)"
-                ));
-                continue;
-            }
+        let Some(kind) = StepKind::of(id) else {
+            problems.push(format!(
+                "step {id:?} is not a kind the engine runs (scan, analyse, summarise, mcp:TOOL)"
+            ));
+            continue;
         };
+        let capability = kind.capability();
         let Some(registered) = registry.get(tool) else {
             problems.push(format!("step {id}: no tool {tool:?} is registered"));
             continue;
@@ -201,7 +246,7 @@ pub fn validate_proposal(
             problems.push(format!("step {id}: {tool} cannot {capability}"));
             continue;
         }
-        if capability == "mcp" && id != format!("mcp:{tool}") {
+        if kind == StepKind::Mcp && id != format!("mcp:{tool}") {
             problems.push(format!("step {id}: an MCP step is named mcp:{tool}"));
             continue;
         }
@@ -227,7 +272,7 @@ pub fn validate_proposal(
         }
         // The chosen tool leads; the capability's other tools stay as its fallbacks.
         let mut tools = vec![tool.to_owned()];
-        if capability != "mcp" {
+        if kind != StepKind::Mcp {
             tools.extend(registry.chain(capability).into_iter().filter(|t| t != tool));
         }
         let required = baseline
@@ -237,7 +282,7 @@ pub fn validate_proposal(
             .is_none_or(|s| s.required);
         steps.push(Step {
             id: id.to_owned(),
-            capability: capability.to_owned(),
+            kind,
             tools,
             depends_on,
             required,

@@ -5,11 +5,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{
-    config::QualityConfig,
-    plan::{ANALYSE, SCAN, SUMMARISE},
-};
-use crate::tools::claude::CLAUDE;
+use super::{config::QualityConfig, plan::StepKind};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
@@ -27,16 +23,17 @@ fn check(name: &'static str, passed: bool, detail: impl Into<String>) -> Check {
 }
 
 /// The checks for one step's output.
-pub fn checks(step: &str, tool: &str, output: &Value, config: &QualityConfig) -> Vec<Check> {
+/// `llm` says a language model wrote it, which is held to the report's required sections.
+pub fn checks(step: StepKind, llm: bool, output: &Value, config: &QualityConfig) -> Vec<Check> {
     match step {
-        ANALYSE => analysis_checks(output),
-        SCAN => vec![check(
+        StepKind::Analyse => analysis_checks(output),
+        StepKind::Scan => vec![check(
             "scan_completed",
             output["total"].is_u64() && output["findings"].is_object(),
             format!("{} findings", output["total"]),
         )],
-        SUMMARISE => summary_checks(tool, output, config),
-        _ => vec![check(
+        StepKind::Summarise => summary_checks(llm, output, config),
+        StepKind::Mcp => vec![check(
             "non_empty_result",
             !is_empty(output),
             "the tool returned something",
@@ -62,10 +59,10 @@ pub fn summary_text(output: &Value) -> &str {
         .unwrap_or_default()
 }
 
-fn summary_checks(tool: &str, output: &Value, config: &QualityConfig) -> Vec<Check> {
+fn summary_checks(llm: bool, output: &Value, config: &QualityConfig) -> Vec<Check> {
     let text = summary_text(output);
     let chars = text.chars().count();
-    if tool != CLAUDE {
+    if !llm {
         // An extractive summary is as long as its source allows: it only has to exist.
         return vec![check(
             "summary_present",
@@ -182,12 +179,12 @@ mod tests {
         let config = QualityConfig::default();
         let good = json!({"text": "## Summary\nRevenue grew 20% over the year, led by the north.\n\n**Key findings**\n- Q4 best"});
         assert!(
-            checks(SUMMARISE, CLAUDE, &good, &config)
+            checks(StepKind::Summarise, true, &good, &config)
                 .iter()
                 .all(|c| c.passed)
         );
         let bad = json!({"text": "Revenue grew a lot this year, which is nice to see in numbers."});
-        let failed: Vec<_> = checks(SUMMARISE, CLAUDE, &bad, &config)
+        let failed: Vec<_> = checks(StepKind::Summarise, true, &bad, &config)
             .into_iter()
             .filter(|c| !c.passed)
             .map(|c| c.name)
@@ -197,7 +194,7 @@ mod tests {
         let extractive =
             json!({"summary": "Revenue grew in every quarter of the year, led by north."});
         assert!(
-            checks(SUMMARISE, "document-processor", &extractive, &config)
+            checks(StepKind::Summarise, false, &extractive, &config)
                 .iter()
                 .all(|c| c.passed)
         );
@@ -221,7 +218,7 @@ mod tests {
     #[test]
     fn empty_results_fail() {
         let config = QualityConfig::default();
-        assert!(!checks("mcp:s:t", "s:t", &json!({}), &config)[0].passed);
-        assert!(checks("mcp:s:t", "s:t", &json!({"result": 5}), &config)[0].passed);
+        assert!(!checks(StepKind::Mcp, false, &json!({}), &config)[0].passed);
+        assert!(checks(StepKind::Mcp, false, &json!({"result": 5}), &config)[0].passed);
     }
 }

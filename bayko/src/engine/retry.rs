@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use rand::Rng;
+use crate::backoff;
 
 /// How often and how patiently a failed operation is retried.
 ///
@@ -41,9 +41,7 @@ impl RetryPolicy {
     /// Retry-After, the delay is at least that, since retrying earlier is
     /// pointless and impolite.
     pub fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
-        let ceiling = self.ceiling(attempt);
-        let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
-        let jittered = Duration::from_nanos(rand::rng().random_range(0..=nanos));
+        let jittered = backoff::full_jitter(self.base, self.max_delay, attempt.saturating_sub(1));
         match retry_after {
             Some(after) => jittered.max(after),
             None => jittered,
@@ -51,10 +49,9 @@ impl RetryPolicy {
     }
 
     /// Upper bound of the jitter window before `attempt`.
+    #[cfg(test)]
     fn ceiling(&self, attempt: u32) -> Duration {
-        let doublings = attempt.saturating_sub(2);
-        let factor = 2u32.checked_pow(doublings).unwrap_or(u32::MAX);
-        self.base.saturating_mul(factor).min(self.max_delay)
+        backoff::ceiling(self.base, self.max_delay, attempt.saturating_sub(1))
     }
 }
 

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::{
-    Tool, ToolError, ToolSpec, compliance,
+    Tool, ToolError, ToolSpec, capability, compliance,
     data::{self, TabularFormat},
     document::{self, DocumentOptions},
     string_field,
@@ -48,7 +48,7 @@ impl Default for DataProcessor {
                     },
                     "required": ["format", "content"],
                 }),
-                capabilities: vec!["tabular-analysis".into()],
+                capabilities: vec![capability::TABULAR_ANALYSIS.into()],
                 idempotent: true,
             },
         }
@@ -98,7 +98,10 @@ impl Default for DocumentProcessor {
                     },
                     "required": ["text"],
                 }),
-                capabilities: vec!["summarise".into(), "document-analysis".into()],
+                capabilities: vec![
+                    capability::SUMMARISE.into(),
+                    capability::DOCUMENT_ANALYSIS.into(),
+                ],
                 idempotent: true,
             },
         }
@@ -146,7 +149,7 @@ impl Default for ComplianceScanner {
                     },
                     "required": ["texts"],
                 }),
-                capabilities: vec!["pii-scan".into()],
+                capabilities: vec![capability::PII_SCAN.into()],
                 idempotent: true,
             },
         }

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::{
-    Tool, ToolError, ToolSpec,
+    Tool, ToolError, ToolSpec, capability,
     llm::{LlmClient, LlmError, LlmRequest},
     string_field,
 };
@@ -37,7 +37,7 @@ impl ClaudeTool {
                     },
                     "required": ["prompt"],
                 }),
-                capabilities: vec!["summarise".into(), "plan".into()],
+                capabilities: vec![capability::SUMMARISE.into(), capability::PLAN.into()],
                 idempotent: true,
             },
             client,

@@ -423,7 +423,7 @@ struct JsonRowVisitor;
 impl<'de> Visitor<'de> for JsonRowVisitor {
     type Value = JsonRow;
 
-    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str("any JSON value")
     }
 
@@ -668,7 +668,7 @@ fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
 // ---------------------------------------------------------------------------
 
 /// A total of 0 for every numeric column.
-fn zero_totals(numeric: &[NumericColumn]) -> BTreeMap<String, f64> {
+fn zero_totals(numeric: &[NumericColumn<'_>]) -> BTreeMap<String, f64> {
     numeric
         .iter()
         .map(|column| (column.name.to_owned(), 0.0))
@@ -676,7 +676,7 @@ fn zero_totals(numeric: &[NumericColumn]) -> BTreeMap<String, f64> {
 }
 
 /// Adds the non-null values of `row` to `totals`.
-fn add_row(totals: &mut BTreeMap<String, f64>, numeric: &[NumericColumn], row: usize) {
+fn add_row(totals: &mut BTreeMap<String, f64>, numeric: &[NumericColumn<'_>], row: usize) {
     for column in numeric {
         if let (Some(Some(value)), Some(total)) =
             (column.values.get(row), totals.get_mut(column.name))
@@ -690,7 +690,7 @@ fn group_totals(columns: &[TypedColumn]) -> Option<GroupTotals> {
     let key_column = columns
         .iter()
         .find(|column| column.kind() == ColumnKind::Text)?;
-    let numeric: Vec<NumericColumn> = columns.iter().filter_map(TypedColumn::numeric).collect();
+    let numeric: Vec<NumericColumn<'_>> = columns.iter().filter_map(TypedColumn::numeric).collect();
     let mut groups: BTreeMap<String, Group> = BTreeMap::new();
     for (row, key) in key_column.cells.iter().enumerate() {
         let key = key.as_deref().unwrap_or(MISSING_GROUP);
@@ -713,7 +713,7 @@ fn period_changes(columns: &[TypedColumn]) -> Option<PeriodChanges> {
         .find_map(|column| Some((column, period_keys(column)?)))?;
     // Summing the period column itself (e.g. a numeric `year`) is meaningless;
     // column names are unique.
-    let numeric: Vec<NumericColumn> = columns
+    let numeric: Vec<NumericColumn<'_>> = columns
         .iter()
         .filter(|column| column.name != period_column.name)
         .filter_map(TypedColumn::numeric)

@@ -545,7 +545,7 @@ impl McpTool {
                 name: format!("{}:{}", info.server, info.name),
                 description: info.description.clone(),
                 input_schema: info.input_schema.clone(),
-                capabilities: vec!["mcp".into()],
+                capabilities: vec![super::capability::MCP.into()],
                 // Unknown side effects: retried only when the call surely did not run.
                 idempotent: false,
             },

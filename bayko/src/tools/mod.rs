@@ -10,14 +10,22 @@ pub mod data;
 pub mod document;
 pub mod llm;
 pub mod mcp;
-pub mod registry;
 
 use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::Value;
 
-pub use registry::Registry;
+/// What tools can do: the names the router, the fallback chains and the tools' specs share.
+pub mod capability {
+    pub const PII_SCAN: &str = "pii-scan";
+    pub const TABULAR_ANALYSIS: &str = "tabular-analysis";
+    pub const SUMMARISE: &str = "summarise";
+    pub const DOCUMENT_ANALYSIS: &str = "document-analysis";
+    /// A language model: it answers a prompt, and can propose a task's plan.
+    pub const PLAN: &str = "plan";
+    pub const MCP: &str = "mcp";
+}
 
 /// What a tool is, for the router, the logs and the LLM planner.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -28,6 +28,9 @@ pub struct Accepted {
     pub task_id: Uuid,
     pub status: TaskState,
     pub status_url: String,
+    /// The W3C trace id the task's spans share, in Brown and in Bayko.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
 }
 
 /// Namespace of task ids derived from idempotency keys.
@@ -95,6 +98,7 @@ pub async fn submit(
         task_id,
         status: TaskState::Queued,
         status_url: status_url.clone(),
+        trace_id: shared::telemetry::trace_id(&tracing::Span::current()),
     };
     Ok((
         StatusCode::ACCEPTED,
@@ -124,6 +128,10 @@ pub struct StatusView {
     pub metrics: Option<TaskMetrics>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub artifacts: Vec<ArtifactLink>,
+    /// The trace of the worker's run: the same trace as the submission's when the task came
+    /// through Brown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -203,6 +211,7 @@ async fn view(state: &AppState, key: &TaskKey) -> Result<StatusView, ApiError> {
             error: None,
             metrics: None,
             artifacts: Vec::new(),
+            trace_id: None,
         },
         Stored::Status(status) => with_links(state, *status).await?,
     };
@@ -212,6 +221,7 @@ async fn view(state: &AppState, key: &TaskKey) -> Result<StatusView, ApiError> {
 async fn with_links(state: &AppState, status: TaskStatus) -> Result<StatusView, ApiError> {
     let ttl = state.config.link_ttl;
     let expires_at = Utc::now() + ttl;
+    let trace_id = status.trace_id().map(str::to_owned);
     let mut artifacts = Vec::with_capacity(status.artifacts.len());
     for artifact in status.artifacts {
         artifacts.push(ArtifactLink {
@@ -222,6 +232,7 @@ async fn with_links(state: &AppState, status: TaskStatus) -> Result<StatusView, 
         });
     }
     Ok(StatusView {
+        trace_id,
         task_id: status.task_id,
         status: status.status,
         submitted_at: status.submitted_at,

@@ -104,21 +104,3 @@ pub fn sqs(config: &SdkConfig) -> aws_sdk_sqs::Client {
         .build();
     aws_sdk_sqs::Client::from_conf(sqs_config)
 }
-
-/// Whether a failed call is worth retrying later: the service was unreachable, slow, throttling
-/// or failing on its side. Anything else (a 4xx answer) will fail the same way again.
-pub fn is_transient<E>(
-    err: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
-) -> bool {
-    use aws_sdk_s3::error::SdkError;
-    match err {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            true
-        }
-        SdkError::ServiceError(service) => {
-            let status = service.raw().status().as_u16();
-            status >= 500 || status == 429
-        }
-        _ => false,
-    }
-}

@@ -1,9 +1,21 @@
-//! The AWS plumbing both agents use: clients built the same way for AWS and for an emulator, and
-//! the S3 read they share. The contract itself (documents, keys, events) lives in `shared`.
+//! The AWS plumbing both agents use: clients built the same way for AWS and for an emulator, the
+//! one classification of AWS failures, and the seams over storage and the work queue — each a
+//! narrow trait with its AWS implementation and an in-memory one for fast tests.
+//! The contract itself (documents, keys, events) lives in `shared`.
 
 mod client;
+mod failure;
+pub mod objects;
+#[cfg(feature = "sqs")]
+pub mod queue;
 pub mod s3;
 
 #[cfg(feature = "sqs")]
 pub use client::sqs;
-pub use client::{AwsSettings, is_transient, s3};
+pub use client::{AwsSettings, s3};
+pub use failure::{AwsError, is_transient};
+pub use objects::{
+    MemoryStore, Object, ObjectMeta, ObjectStore, Payload, PutMode, S3Store, Written,
+};
+#[cfg(feature = "sqs")]
+pub use queue::{MemoryQueue, Message, SqsQueue, WorkQueue};

@@ -1,15 +1,19 @@
 //! Reading an object that may not exist: the one S3 read both agents make, in one place.
 
+use std::collections::BTreeMap;
+
 use aws_sdk_s3::{
     config::http::HttpResponse, error::SdkError, operation::get_object::GetObjectError,
     primitives::ByteStreamError,
 };
 
-/// An object's content, with the ETag a conditional write must name.
+/// An object's content, with the ETag a conditional write must name and its user metadata
+/// (where a task's trace context travels).
 #[derive(Debug, Clone)]
 pub struct Object {
     pub bytes: Vec<u8>,
     pub etag: Option<String>,
+    pub metadata: BTreeMap<String, String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +37,16 @@ pub async fn read(
         Err(err) => return Err(ReadError::Request(Box::new(err))),
     };
     let etag = object.e_tag.clone();
+    let metadata = object
+        .metadata
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
     let bytes = object.body.collect().await?.to_vec();
-    Ok(Some(Object { bytes, etag }))
+    Ok(Some(Object {
+        bytes,
+        etag,
+        metadata,
+    }))
 }

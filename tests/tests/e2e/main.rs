@@ -4,5 +4,7 @@ mod api;
 mod delivery;
 mod engine;
 mod faults;
+mod metrics;
 mod pipeline;
 mod poison;
+mod traces;

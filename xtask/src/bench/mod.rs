@@ -28,7 +28,7 @@ use std::{
 use anyhow::{Context, bail};
 use serde_json::json;
 
-use crate::emulator::{Emulator, Venv};
+use crate::emulator::Venv;
 use load::round;
 use report::{Goal, Report};
 use stack::Stack;
@@ -57,24 +57,27 @@ pub struct BenchArgs {
 }
 
 pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<()> {
-    if !args.built && args.profile == "release" {
-        return build_and_reexec(root);
+    let target = crate::target_dir(root)?;
+    if !args.built {
+        return build_and_reexec(root, &target, &args.profile);
     }
     let venv = Venv::ensure(root)?;
     let bench_venv = Venv::ensure_named(root, ".venv-bench", "xtask/requirements-bench.txt")?;
-    let out = root.join("target/bench");
+    let out = target.join("bench");
     let logs = out.join("logs");
     fs::create_dir_all(&logs)?;
-    // The bench empties the queue between measurements, more often than AWS's one purge a
-    // minute that moto enforces by default.
-    let emulator = Emulator::start_with(
-        &venv,
-        &logs.join("moto.log"),
-        &[("MOTO_SQS_ENFORCE_STRICT_QUEUE_PURGE_BEHAVIOUR", "false")],
-    )?;
+    let emulator = crate::emulator::start(&venv, &logs.join("moto.log"))?;
     eprintln!("bench: emulator at {}", emulator.endpoint);
     let runtime = tokio::runtime::Runtime::new()?;
-    let report = runtime.block_on(suite(root, &args, &emulator.endpoint, &bench_venv))?;
+    let bin = target.join(&args.profile);
+    let report = runtime.block_on(suite(
+        root,
+        &bin,
+        &out,
+        &args,
+        &emulator.endpoint,
+        &bench_venv,
+    ))?;
     drop(emulator);
     let header = format!(
         "# Bayko & Brown: benchmark report\n\n`cargo xtask bench` on {} ({} cores, load average before the run: {}). \
@@ -98,7 +101,29 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<()> {
 
 /// Builds Brown, Bayko and this tool in release in one cargo invocation (one feature
 /// resolution, one build of the dependencies), then runs the suite from the release build.
-fn build_and_reexec(root: &Path) -> anyhow::Result<()> {
+/// The re-executed bench lets moto purge the queue more often than AWS's one purge a minute
+/// (the bench empties it between measurements); moto reads that setting from its environment.
+fn build_and_reexec(root: &Path, target: &Path, profile: &str) -> anyhow::Result<()> {
+    let bench = if profile == "release" {
+        build_release(root)?;
+        target.join("release/xtask")
+    } else {
+        std::env::current_exe()?
+    };
+    let status = Command::new(bench)
+        .args(std::env::args().skip(1))
+        .arg("--built")
+        .env("MOTO_SQS_ENFORCE_STRICT_QUEUE_PURGE_BEHAVIOUR", "false")
+        .current_dir(root)
+        .status()
+        .context("running the bench")?;
+    if !status.success() {
+        bail!("the bench failed ({status})");
+    }
+    Ok(())
+}
+
+fn build_release(root: &Path) -> anyhow::Result<()> {
     eprintln!("bench: building brown, bayko and xtask (release)");
     let built = Command::new("cargo")
         .args([
@@ -118,27 +143,18 @@ fn build_and_reexec(root: &Path) -> anyhow::Result<()> {
     if !built.success() {
         bail!("the release build failed");
     }
-    let status = Command::new(stack::bin_dir(root, "release").join("xtask"))
-        .args(std::env::args().skip(1))
-        .arg("--built")
-        .current_dir(root)
-        .status()
-        .context("running the release bench")?;
-    if !status.success() {
-        bail!("the bench failed ({status})");
-    }
     Ok(())
 }
 
 async fn suite(
     root: &Path,
+    bin: &Path,
+    out: &Path,
     args: &BenchArgs,
     endpoint: &str,
     bench_venv: &Venv,
 ) -> anyhow::Result<Report> {
-    let bin = stack::bin_dir(root, &args.profile);
-    let out = root.join("target/bench");
-    let stack = Arc::new(Stack::provision(endpoint, bin.clone(), out.join("logs")).await?);
+    let stack = Arc::new(Stack::provision(endpoint, bin.to_owned(), out.join("logs")).await?);
     let http = reqwest::Client::new();
     let limit = Duration::from_secs(args.seconds);
     let mut report = Report::default();
@@ -149,8 +165,8 @@ async fn suite(
     for _ in 0..5 {
         let mut env = stack.env(endpoint);
         env.push(("BROWN_BIND".into(), stack::free_bind()?));
-        brown_ready.push(process::brown_exec_to_ready(&bin, &env)?);
-        bayko_ready.push(process::bayko_exec_to_ready(&bin, &env)?);
+        brown_ready.push(process::brown_exec_to_ready(bin, &env)?);
+        bayko_ready.push(process::bayko_exec_to_ready(bin, &env)?);
     }
     brown_ready.sort();
     bayko_ready.sort();
@@ -310,7 +326,7 @@ async fn suite(
     bayko_peak = bayko_peak.max(worker.peak_rss()?);
     drop(worker);
     let ideal = bayko::IN_FLIGHT as f64 / 0.1;
-    let celery = python::celery(root, bench_venv, endpoint, args.slow_tasks)?;
+    let celery = python::celery(root, out, bench_venv, endpoint, args.slow_tasks)?;
     eprintln!(
         "bench: 100 ms tool: Bayko {:.1}/s, Celery {:.1}/s",
         slow.per_second(),

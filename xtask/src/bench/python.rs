@@ -24,12 +24,13 @@ pub(crate) struct CeleryRun {
 /// Enqueues `tasks` 100 ms tasks, starts one worker and waits until all are done.
 pub(crate) fn celery(
     root: &Path,
+    out: &Path,
     venv: &Venv,
     endpoint: &str,
     tasks: usize,
 ) -> anyhow::Result<CeleryRun> {
     let scripts = root.join("xtask/bench");
-    let done = root.join("target/bench/celery-done.txt");
+    let done = out.join("celery-done.txt");
     let _ = fs::remove_file(&done);
     let address = endpoint.trim_start_matches("http://");
     let env = [
@@ -51,7 +52,7 @@ pub(crate) fn celery(
     if !enqueued.success() {
         bail!("enqueuing Celery tasks failed: {enqueued}");
     }
-    let log = fs::File::create(root.join("target/bench/logs/celery.log"))?;
+    let log = fs::File::create(out.join("logs/celery.log"))?;
     let mut worker = Command::new(venv.bin("celery"))
         .args(["-A", "celery_app", "worker", "--loglevel=WARNING"])
         .current_dir(&scripts)

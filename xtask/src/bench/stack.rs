@@ -2,7 +2,7 @@
 //! the bench drives directly, and the environment Brown and Bayko run with.
 
 use std::{
-    path::{Path, PathBuf},
+    path::PathBuf,
     time::{Duration, Instant},
 };
 
@@ -211,9 +211,5 @@ fn wait_for_healthz(bind: &str) -> anyhow::Result<()> {
 }
 
 pub(crate) fn free_bind() -> anyhow::Result<String> {
-    Ok(format!("127.0.0.1:{}", crate::emulator::free_port()?))
-}
-
-pub(crate) fn bin_dir(root: &Path, profile: &str) -> PathBuf {
-    root.join("target").join(profile)
+    Ok(format!("127.0.0.1:{}", bb_emulator::free_port()?))
 }

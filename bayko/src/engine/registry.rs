@@ -6,17 +6,18 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 use anyhow::Context;
 
 use super::{
-    Tool,
-    builtin::{ComplianceScanner, DataProcessor, DocumentProcessor},
-    claude::ClaudeTool,
-    llm::{AnthropicConfig, BedrockConfig, LlmClient},
-    mcp::{McpConnection, McpTool},
-};
-use crate::engine::{
     breaker::{BreakerSettings, CircuitBreaker},
     config::{EngineConfig, LlmProvider, ToolPolicy},
     pool::{PoolSettings, ToolPool},
     retry::RetryPolicy,
+};
+use crate::tools::{
+    Tool,
+    builtin::{ComplianceScanner, DataProcessor, DocumentProcessor},
+    capability,
+    claude::ClaudeTool,
+    llm::{AnthropicConfig, BedrockConfig, LlmClient},
+    mcp::{McpConnection, McpTool},
 };
 
 /// A tool with everything that governs its calls.
@@ -162,8 +163,19 @@ impl Registry {
             .cloned()
             .collect();
         // An LLM, when there is one, leads; the built-ins are its fallback.
-        chain.sort_by_key(|name| name != super::claude::CLAUDE);
+        chain.sort_by_key(|name| !self.is_llm(name));
         chain
+    }
+
+    /// Whether `name` is a language model (it can plan): it takes a prompt, not raw text.
+    pub fn is_llm(&self, name: &str) -> bool {
+        self.tools.get(name).is_some_and(|t| {
+            t.tool
+                .spec()
+                .capabilities
+                .iter()
+                .any(|c| c == capability::PLAN)
+        })
     }
 
     /// A tool named by a client's hint: an exact name, or an MCP tool's bare name when only one

@@ -5,18 +5,19 @@
 //! processed is never deleted: it is made visible again (after a backoff) until the queue's
 //! redrive moves it to the dead-letter queue.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
 
-use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
-use chrono::{DateTime, Utc};
-use rand::Rng;
-use serde_json::{Value, json};
+use bb_aws::{Message, ObjectStore, WorkQueue};
+use serde_json::json;
 use shared::{
     event::ObjectCreated,
     keys::TaskKey,
     task::{
         ARTIFACT_NAMES, OUTPUT_PAYLOAD, PROCESSING_LOG, QUALITY_METRICS, TaskMetrics, TaskState,
-        TaskStatus,
+        TaskStatus, TaskV1,
     },
 };
 use tokio::{sync::Mutex, task::JoinSet};
@@ -25,15 +26,24 @@ use tracing::Instrument;
 
 use crate::{
     artifacts::{Artifact, ArtifactStore},
+    backoff,
     claim::{StatusStore, Versioned},
+    clock::Clock,
     config::Config,
     control::{CancelProbe, StopReason, TaskControl},
-    engine::{Engine, EngineError, EngineSettings},
+    engine::Registry,
+    engine::{Engine, EngineError, EngineSettings, Outcome},
+    failure::StoreError,
     inbox::Inbox,
-    log::ProcessingLog,
-    store::StoreError,
-    tools::Registry,
+    log::{Event, ProcessingLog},
+    metrics::{Health, Metrics, Readiness, ReleaseReason},
 };
+
+mod admission;
+#[cfg(test)]
+mod tests;
+
+use admission::{Admission, admit};
 
 /// What to do with a message once its handling ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,30 +52,52 @@ pub enum Disposition {
     Delete,
     /// Not processed: make the message visible again after this delay. Each receive counts
     /// towards the queue's redrive, so a message that never succeeds ends in the DLQ.
-    Release(Duration),
+    Release(Duration, ReleaseReason),
     /// Another worker took the task over and holds its own delivery: leave the message alone.
     Abandon,
 }
 
-/// How a task ended, before it is written down.
-struct Conclusion {
-    state: TaskState,
-    error: Option<String>,
-    output: Option<Value>,
-    quality: Option<Value>,
-    tools_used: Vec<String>,
-}
-
-/// A worker: cheap to clone, every clone shares the same clients and engine.
+/// A worker: cheap to clone, every clone shares the same seams and engine.
 #[derive(Clone)]
 pub struct Worker {
     config: Arc<Config>,
     engine: Engine,
-    sqs: aws_sdk_sqs::Client,
-    s3: aws_sdk_s3::Client,
+    queue: Arc<dyn WorkQueue>,
+    tasks: Arc<dyn ObjectStore>,
     inbox: Inbox,
     statuses: StatusStore,
     artifacts: ArtifactStore,
+    metrics: Arc<Metrics>,
+    health: Health,
+    clock: Clock,
+}
+
+/// What a worker reads and writes through: the work queue, the two buckets, and the clock its
+/// leases are measured by.
+pub struct Seams {
+    pub queue: Arc<dyn WorkQueue>,
+    pub tasks: Arc<dyn ObjectStore>,
+    pub artifacts: Arc<dyn ObjectStore>,
+    pub clock: Clock,
+}
+
+impl Seams {
+    /// The configured queue and buckets on AWS (or the emulator `aws` points at).
+    pub fn aws(config: &Config, aws: &aws_config::SdkConfig) -> Self {
+        let s3 = bb_aws::s3(aws);
+        Self {
+            queue: Arc::new(bb_aws::SqsQueue::new(
+                bb_aws::sqs(aws),
+                config.queue_url.clone(),
+            )),
+            tasks: Arc::new(bb_aws::S3Store::new(
+                s3.clone(),
+                config.tasks_bucket.clone(),
+            )),
+            artifacts: Arc::new(bb_aws::S3Store::new(s3, config.artifacts_bucket.clone())),
+            clock: Clock::System,
+        }
+    }
 }
 
 impl Worker {
@@ -80,7 +112,14 @@ impl Worker {
         aws: &aws_config::SdkConfig,
         registry: Arc<Registry>,
     ) -> Self {
-        let s3 = bb_aws::s3(aws);
+        let seams = Seams::aws(&config, aws);
+        Self::with_seams(config, registry, seams)
+    }
+
+    /// A worker on any queue and stores: AWS in production, memory in unit tests.
+    pub fn with_seams(config: Config, registry: Arc<Registry>, seams: Seams) -> Self {
+        let metrics = Arc::new(Metrics::new());
+        metrics.register_tools(registry.clone());
         let engine = Engine::new(
             registry,
             EngineSettings {
@@ -89,13 +128,26 @@ impl Worker {
         );
         Self {
             engine,
-            sqs: bb_aws::sqs(aws),
-            inbox: Inbox::new(s3.clone(), config.tasks_bucket.clone()),
-            statuses: StatusStore::new(s3.clone(), config.tasks_bucket.clone()),
-            artifacts: ArtifactStore::new(s3.clone(), config.artifacts_bucket.clone()),
-            s3,
+            inbox: Inbox::new(seams.tasks.clone()),
+            statuses: StatusStore::new(seams.tasks.clone()),
+            artifacts: ArtifactStore::new(seams.artifacts),
+            queue: seams.queue,
+            tasks: seams.tasks,
+            clock: seams.clock,
             config: Arc::new(config),
+            metrics,
+            health: Health::default(),
         }
+    }
+
+    /// This worker's metrics, for its listener (`BAYKO_METRICS_BIND`).
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.metrics.clone()
+    }
+
+    /// Whether this worker receives from its queue, for `/readyz`.
+    pub fn health(&self) -> Health {
+        self.health.clone()
     }
 
     /// Receives and processes until `shutdown` is cancelled; then stops receiving, gives the
@@ -120,6 +172,7 @@ impl Worker {
             };
             match received {
                 Ok(messages) => {
+                    self.health.set(Readiness::Receiving);
                     failures = 0;
                     for message in messages {
                         let worker = self.clone();
@@ -129,8 +182,13 @@ impl Worker {
                 }
                 Err(err) => {
                     // The queue is unreachable: back off with jitter, resume by ourselves.
+                    self.health.set(Readiness::QueueUnreachable);
                     failures = failures.saturating_add(1);
-                    let delay = backoff(self.config.retry_base, self.config.retry_max, failures);
+                    let delay = backoff::full_jitter(
+                        self.config.retry_base,
+                        self.config.retry_max,
+                        failures,
+                    );
                     tracing::warn!(error = %err, retry_in = ?delay, "receiving failed");
                     tokio::select! {
                         () = tokio::time::sleep(delay) => {}
@@ -139,6 +197,7 @@ impl Worker {
                 }
             }
         }
+        self.health.set(Readiness::Stopping);
         let grace = self.config.shutdown_grace;
         tracing::info!(
             in_flight = in_flight.len(),
@@ -173,76 +232,50 @@ impl Worker {
         Ok(count)
     }
 
-    async fn receive(&self, max: usize) -> Result<Vec<Message>, StoreError> {
-        let output = self
-            .sqs
-            .receive_message()
-            .queue_url(&self.config.queue_url)
-            .max_number_of_messages(max.clamp(1, 10) as i32)
-            .wait_time_seconds(self.config.wait_time.as_secs() as i32)
-            .visibility_timeout(self.message_hold().as_secs() as i32)
-            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
-            .send()
-            .await
-            .map_err(|err| StoreError::from_sdk("receiving messages", err))?;
-        Ok(output.messages.unwrap_or_default())
+    async fn receive(&self, max: usize) -> Result<Vec<Message>, bb_aws::AwsError> {
+        let messages = self
+            .queue
+            .receive(max, self.config.wait_time, self.message_hold())
+            .await?;
+        self.metrics.received_batch(
+            messages
+                .iter()
+                .filter_map(|message| ObjectCreated::from_sqs_body(&message.body).ok()?.time),
+        );
+        Ok(messages)
     }
 
     /// Handles one message and settles it with the queue.
     async fn process(&self, message: Message, abort: &CancellationToken) {
-        let message_id = message.message_id.clone().unwrap_or_default();
-        let receive_count: u32 = message
-            .attributes
-            .as_ref()
-            .and_then(|attributes| {
-                attributes.get(&MessageSystemAttributeName::ApproximateReceiveCount)
-            })
-            .and_then(|count| count.parse().ok())
-            .unwrap_or(1);
-        let span = tracing::info_span!("message", %message_id, receive_count);
-        let delivery = Delivery {
-            body: message.body().unwrap_or_default(),
-            receive_count,
-            receipt: message.receipt_handle(),
-        };
-        let disposition = self.handle(&delivery, abort).instrument(span.clone()).await;
+        let received_at = SystemTime::now();
+        let _in_flight = self.metrics.in_flight();
+        let span = tracing::info_span!(
+            "message",
+            message_id = %message.id,
+            receive_count = message.receive_count
+        );
+        let disposition = self
+            .handle(&message, received_at, abort)
+            .instrument(span.clone())
+            .await;
         self.settle(&message, disposition).instrument(span).await;
     }
 
     async fn settle(&self, message: &Message, disposition: Disposition) {
-        let Some(receipt) = message.receipt_handle() else {
-            return;
-        };
+        let receipt = &message.receipt;
         let result = match disposition {
             Disposition::Abandon => return,
-            Disposition::Delete => self
-                .sqs
-                .delete_message()
-                .queue_url(&self.config.queue_url)
-                .receipt_handle(receipt)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|err| StoreError::from_sdk("deleting the message", err)),
-            Disposition::Release(after) => self.extend_visibility(receipt, after).await,
+            Disposition::Delete => self.queue.delete(receipt).await,
+            Disposition::Release(after, reason) => {
+                self.metrics.released(reason);
+                self.queue.change_visibility(receipt, after).await
+            }
         };
         // If settling fails the message simply reappears after its visibility timeout; the
         // status document makes the redelivery harmless.
         if let Err(err) = result {
             tracing::warn!(error = %err, "could not settle the message");
         }
-    }
-
-    async fn extend_visibility(&self, receipt: &str, after: Duration) -> Result<(), StoreError> {
-        self.sqs
-            .change_message_visibility()
-            .queue_url(&self.config.queue_url)
-            .receipt_handle(receipt)
-            .visibility_timeout(after.as_secs().min(43_200) as i32)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|err| StoreError::from_sdk("changing the message's visibility", err))
     }
 
     /// How long a received message stays hidden: the lease and a margin, so that when a dead
@@ -252,31 +285,43 @@ impl Worker {
         self.config.lease + Duration::from_secs(2)
     }
 
-    /// Decides a message's fate. Public so that tests can hand it deliveries directly.
-    pub async fn handle(&self, delivery: &Delivery<'_>, abort: &CancellationToken) -> Disposition {
-        let event = match ObjectCreated::from_sqs_body(delivery.body) {
+    /// Decides a message's fate.
+    async fn handle(
+        &self,
+        delivery: &Message,
+        received_at: SystemTime,
+        abort: &CancellationToken,
+    ) -> Disposition {
+        let event = match ObjectCreated::from_sqs_body(&delivery.body) {
             Ok(event) => event,
             Err(err) => {
                 // Malformed for good: release at once, so the redrive moves it to the DLQ soon.
                 tracing::warn!(error = %err, "unprocessable message, leaving it for the DLQ");
-                return Disposition::Release(Duration::ZERO);
+                return Disposition::Release(Duration::ZERO, ReleaseReason::Unprocessable);
             }
         };
         if event.bucket != self.config.tasks_bucket {
             tracing::warn!(bucket = %event.bucket, "event for another bucket, leaving it for the DLQ");
-            return Disposition::Release(Duration::ZERO);
+            return Disposition::Release(Duration::ZERO, ReleaseReason::Unprocessable);
+        }
+        if let Some(created) = event.time {
+            let lag = (self.clock.now() - created).to_std().unwrap_or_default();
+            self.metrics.received(lag);
         }
         let key = event.task;
         let span = tracing::info_span!("task", task_id = %key.task_id, tenant = %key.tenant);
         async {
-            let retry = Disposition::Release(backoff(
-                self.config.retry_base,
-                self.config.retry_max,
-                delivery.receive_count,
-            ));
-            match self.run_task(&key, delivery, abort).await {
+            let retry = Disposition::Release(
+                backoff::full_jitter(
+                    self.config.retry_base,
+                    self.config.retry_max,
+                    delivery.receive_count,
+                ),
+                ReleaseReason::Retry,
+            );
+            match self.run_task(&key, delivery, received_at, abort).await {
                 Ok(disposition) => disposition,
-                Err(StoreError::NotFound(object)) => {
+                Err(StoreError::Aws(bb_aws::AwsError::NotFound(object))) => {
                     // Not ours to fail: there is no task. The redrive keeps the evidence.
                     tracing::warn!(%object, "the event names a missing task object");
                     retry
@@ -300,56 +345,46 @@ impl Worker {
     async fn run_task(
         &self,
         key: &TaskKey,
-        delivery: &Delivery<'_>,
+        delivery: &Message,
+        received_at: SystemTime,
         abort: &CancellationToken,
     ) -> Result<Disposition, StoreError> {
         let previous = self.statuses.read(key).await?;
-        if let Some(held) = &previous {
-            if held.status.status.is_final() {
-                tracing::info!(status = ?held.status.status, "task already finished, acknowledging");
+        let admission = admit(
+            previous.as_ref().map(|held| &held.status),
+            delivery.receive_count,
+            self.config.max_attempts,
+            self.clock.now(),
+        );
+        match admission {
+            Admission::Claim => {}
+            Admission::Finished(state) => {
+                tracing::info!(status = ?state, "task already finished, acknowledging");
                 return Ok(Disposition::Delete);
             }
-            if let Some(remaining) = lease_remaining(&held.status, Utc::now()) {
-                tracing::info!(holder = ?held.status.worker, ?remaining, "task held by a live worker, deferring");
-                return Ok(Disposition::Release(remaining + Duration::from_secs(1)));
+            Admission::Held(remaining) => {
+                tracing::info!(holder = ?previous.as_ref().and_then(|held| held.status.worker.as_deref()), ?remaining, "task held by a live worker, deferring");
+                return Ok(Disposition::Release(
+                    remaining + Duration::from_secs(1),
+                    ReleaseReason::Held,
+                ));
+            }
+            Admission::GiveUp(reason) => {
+                tracing::warn!("giving up on a task that keeps losing its worker");
+                return self
+                    .end_unclaimed(key, previous.as_ref(), TaskState::Failed, reason)
+                    .await;
             }
         }
-        // Here a running task's lease is over: its worker was lost mid-task (crashed, killed,
-        // out of memory). When that has happened too often — by attempts, or by deliveries,
-        // which the queue counts towards its redrive — the task may be what kills workers:
-        // stop with the reason rather than take down another worker or let the message go to
-        // the DLQ while the status still says running.
-        if let Some(held) = &previous
-            && held.status.status == TaskState::Running
-            && (held.status.attempt >= self.config.max_attempts
-                || delivery.receive_count >= self.config.max_attempts)
-        {
-            let reason = format!(
-                "the task was started {} times (its message delivered {} times) and its worker \
-                 was lost each time; it is not retried again",
-                held.status.attempt, delivery.receive_count
-            );
-            tracing::warn!(
-                attempts = held.status.attempt,
-                "giving up on a task that keeps losing its worker"
-            );
-            return self
-                .end_unclaimed(key, previous.as_ref(), TaskState::Failed, reason)
-                .await;
-        }
-        let probe = CancelProbe {
-            s3: self.s3.clone(),
-            bucket: self.config.tasks_bucket.clone(),
-            key: key.clone(),
-        };
+        let probe = CancelProbe::new(self.tasks.clone(), key.clone());
         if probe.requested().await {
             tracing::info!("cancelled before it started");
             return self
                 .end_unclaimed(key, previous.as_ref(), TaskState::Cancelled, CANCELLED)
                 .await;
         }
-        let task = match self.inbox.read(key).await {
-            Ok(task) => task,
+        let (task, trace_context) = match self.inbox.read(key).await {
+            Ok(read) => read,
             Err(StoreError::Invalid(reason)) => {
                 tracing::warn!(%reason, "invalid task object, failing the task");
                 return self
@@ -358,7 +393,81 @@ impl Worker {
             }
             Err(err) => return Err(err),
         };
+        let process = self.process_span(
+            key,
+            delivery,
+            received_at,
+            previous.as_ref(),
+            &trace_context,
+        );
+        self.claim_and_run(key, delivery, abort, previous, probe, task, &process)
+            .instrument(process.clone())
+            .await
+    }
 
+    /// The task's `process` span (a consumer span, OpenTelemetry messaging conventions): a
+    /// child of Brown's producer span, whose context came with the task object, so the task
+    /// has one trace from POST to artifact. The `receive` span, from the message's arrival to
+    /// here, is recorded in that trace too. A redelivered task's run links to the earlier
+    /// attempt's run.
+    fn process_span(
+        &self,
+        key: &TaskKey,
+        delivery: &Message,
+        received_at: SystemTime,
+        previous: Option<&Versioned>,
+        trace_context: &shared::telemetry::Carrier,
+    ) -> tracing::Span {
+        use shared::telemetry::{self, KeyValue};
+        let process = tracing::info_span!(
+            "process",
+            otel.name = "process inbox",
+            otel.kind = "consumer",
+            messaging.system = "aws_sqs",
+            messaging.operation.type = "process",
+            messaging.destination.name = "inbox",
+            messaging.message.id = %key.task_id,
+            task.attempt = tracing::field::Empty,
+            task.status = tracing::field::Empty,
+            trace_id = tracing::field::Empty,
+        );
+        telemetry::continue_trace(&process, trace_context);
+        if let Some(earlier) = previous.and_then(|held| held.status.traceparent.as_deref()) {
+            telemetry::link(&process, earlier);
+        }
+        telemetry::record_consumer_span(
+            "receive inbox",
+            received_at,
+            trace_context,
+            vec![
+                KeyValue::new("messaging.system", "aws_sqs"),
+                KeyValue::new("messaging.operation.type", "receive"),
+                KeyValue::new("messaging.destination.name", "inbox"),
+                KeyValue::new("messaging.message.id", key.task_id.to_string()),
+                KeyValue::new(
+                    "messaging.aws.sqs.receive_count",
+                    i64::from(delivery.receive_count),
+                ),
+            ],
+        );
+        process
+    }
+
+    /// Claims the task, runs it (heartbeating) and writes its artifacts and final status.
+    #[allow(clippy::too_many_arguments)]
+    async fn claim_and_run(
+        &self,
+        key: &TaskKey,
+        delivery: &Message,
+        abort: &CancellationToken,
+        previous: Option<Versioned>,
+        probe: CancelProbe,
+        task: TaskV1,
+        process: &tracing::Span,
+    ) -> Result<Disposition, StoreError> {
+        let taking_over = previous
+            .as_ref()
+            .is_some_and(|held| held.status.status == TaskState::Running);
         let held = self
             .statuses
             .claim(
@@ -367,13 +476,24 @@ impl Worker {
                 previous.as_ref(),
                 &self.config.worker_id,
                 self.config.lease,
+                self.clock.now(),
+                shared::telemetry::traceparent(process),
             )
+            .instrument(tracing::info_span!("claim", otel.name = "claim"))
             .await?;
+        if taking_over {
+            self.metrics.taken_over();
+        }
+        process.record("task.attempt", held.status.attempt);
         tracing::info!(attempt = held.status.attempt, "task claimed");
         let started = std::time::Instant::now();
-        let mut log = ProcessingLog::new(key.task_id);
+        let mut log = ProcessingLog::traced(
+            key.task_id,
+            shared::telemetry::trace_id(process).unwrap_or_default(),
+            Some(self.metrics.clone()),
+        );
         log.record(
-            "claimed",
+            Event::Claimed,
             json!({"attempt": held.status.attempt, "worker": self.config.worker_id}),
         );
         let control = TaskControl::new(abort, Some(probe));
@@ -384,7 +504,7 @@ impl Worker {
                     key.clone(),
                     held.clone(),
                     control.clone(),
-                    delivery.receipt.map(str::to_owned),
+                    delivery.receipt.clone(),
                 )
                 .in_current_span(),
         );
@@ -394,35 +514,32 @@ impl Worker {
         let held = held.lock().await.clone();
         let elapsed_ms = started.elapsed().as_millis() as u64;
 
-        let conclusion = match outcome {
-            Ok(outcome) => Conclusion {
-                state: outcome.state,
-                error: outcome.reason,
-                output: Some(outcome.output),
-                quality: Some(outcome.quality),
-                tools_used: outcome.tools_used,
-            },
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
             Err(EngineError::Failed(failure)) => {
-                log.record("failed", json!({"reason": failure.reason}));
-                Conclusion::ended(TaskState::Failed, failure.reason)
+                log.record(Event::Failed, json!({"reason": failure.reason}));
+                Outcome::ended(TaskState::Failed, failure.reason)
             }
             Err(EngineError::Stopped(StopReason::Cancelled)) => {
-                log.record("cancelled", json!({"before_start": false}));
-                Conclusion::ended(TaskState::Cancelled, CANCELLED.into())
+                log.record(Event::Cancelled, json!({"before_start": false}));
+                Outcome::ended(TaskState::Cancelled, CANCELLED)
             }
             Err(EngineError::Stopped(StopReason::LostLease)) => {
                 tracing::warn!("lost the task to another worker, walking away");
                 return Ok(Disposition::Abandon);
             }
             Err(EngineError::Stopped(StopReason::ShuttingDown)) => {
-                if let Err(err) = self.statuses.release(key, &held).await {
+                if let Err(err) = self.statuses.release(key, &held, self.clock.now()).await {
                     tracing::warn!(error = %err, "could not end the lease early");
                 }
                 tracing::info!("shutting down: task handed back to the queue");
-                return Ok(Disposition::Release(Duration::ZERO));
+                return Ok(Disposition::Release(
+                    Duration::ZERO,
+                    ReleaseReason::Shutdown,
+                ));
             }
         };
-        self.finish(key, &held, conclusion, log, elapsed_ms).await
+        self.finish(key, &held, outcome, log, elapsed_ms).await
     }
 
     /// Every `heartbeat` interval while the task runs: keep the message invisible, renew the
@@ -433,7 +550,7 @@ impl Worker {
         key: TaskKey,
         held: Arc<Mutex<Versioned>>,
         control: TaskControl,
-        receipt: Option<String>,
+        receipt: String,
     ) {
         let mut ticks = tokio::time::interval(self.config.heartbeat);
         ticks.tick().await;
@@ -441,9 +558,13 @@ impl Worker {
             ticks.tick().await;
             {
                 let mut held = held.lock().await;
-                match self.statuses.renew(&key, &held, self.config.lease).await {
+                let renewed = self
+                    .statuses
+                    .renew(&key, &held, self.config.lease, self.clock.now())
+                    .await;
+                match renewed {
                     Ok(renewed) => *held = renewed,
-                    Err(StoreError::Conflict) => {
+                    Err(err) if err.is_conflict() => {
                         control.stop(StopReason::LostLease);
                         return;
                     }
@@ -452,10 +573,15 @@ impl Worker {
             }
             // After the lease: a redelivery must find the lease already over, or it would
             // only be put back again, spending one of the message's receives.
-            if let Some(receipt) = &receipt
-                && let Err(err) = self.extend_visibility(receipt, self.message_hold()).await
+            match self
+                .queue
+                .change_visibility(&receipt, self.message_hold())
+                .await
             {
-                tracing::warn!(error = %err, "could not extend the message's visibility");
+                Ok(()) => self.metrics.visibility_extended(),
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not extend the message's visibility")
+                }
             }
             if let Some(probe) = control.probe()
                 && probe.requested().await
@@ -471,52 +597,68 @@ impl Worker {
         &self,
         key: &TaskKey,
         held: &Versioned,
-        conclusion: Conclusion,
+        outcome: Outcome,
         mut log: ProcessingLog,
         elapsed_ms: u64,
     ) -> Result<Disposition, StoreError> {
         let mut artifacts = Vec::new();
-        if let Some(output) = &conclusion.output {
+        if let Some(output) = &outcome.output {
             artifacts.push(json_artifact(OUTPUT_PAYLOAD, output));
         }
-        if let Some(quality) = &conclusion.quality {
+        if let Some(quality) = &outcome.quality {
             artifacts.push(json_artifact(QUALITY_METRICS, quality));
         }
         log.record(
-            "finished",
-            json!({"status": conclusion.state, "processing_time_ms": elapsed_ms}),
+            Event::Finished,
+            json!({"status": outcome.state, "processing_time_ms": elapsed_ms}),
         );
         artifacts.push(Artifact {
             name: PROCESSING_LOG,
             content_type: "application/x-ndjson",
             body: log.to_json_lines().into_bytes(),
         });
-        let mut stored = self.artifacts.write_once(key, artifacts).await?;
+        let mut stored = self
+            .artifacts
+            .write_once(key, artifacts)
+            .instrument(tracing::info_span!(
+                "artifacts",
+                otel.name = "write artifacts"
+            ))
+            .await?;
         stored.sort_by_key(|artifact| {
             ARTIFACT_NAMES
                 .iter()
                 .position(|name| *name == artifact.name)
         });
-        let now = Utc::now();
+        let now = self.clock.now();
         let status = TaskStatus {
-            status: conclusion.state,
+            status: outcome.state,
             updated_at: now,
             finished_at: Some(now),
             lease_until: None,
-            error: conclusion.error,
+            error: outcome.reason.clone(),
             metrics: Some(TaskMetrics {
                 processing_time_ms: elapsed_ms,
-                tools_used: conclusion.tools_used,
+                tools_used: outcome.tools_used().to_vec(),
             }),
             artifacts: stored,
             ..held.status.clone()
         };
-        match self.statuses.commit(key, held, status).await {
+        let committed = self
+            .statuses
+            .commit(key, held, status)
+            .instrument(commit_span(outcome.state))
+            .await;
+        match committed {
             Ok(_) => {
-                tracing::info!(status = ?conclusion.state, elapsed_ms, "task finished");
+                tracing::Span::current()
+                    .record("task.status", tracing::field::debug(outcome.state));
+                self.metrics
+                    .task_finished(outcome.state, Duration::from_millis(elapsed_ms));
+                tracing::info!(status = ?outcome.state, elapsed_ms, "task finished");
                 Ok(Disposition::Delete)
             }
-            Err(StoreError::Conflict) => {
+            Err(err) if err.is_conflict() => {
                 // Another worker took the task over; its commit is the one that counts.
                 tracing::warn!("lost the task to another worker, discarding this result");
                 Ok(Disposition::Abandon)
@@ -534,7 +676,7 @@ impl Worker {
         state: TaskState,
         reason: impl Into<String>,
     ) -> Result<Disposition, StoreError> {
-        let now = Utc::now();
+        let now = self.clock.now();
         let status = TaskStatus {
             task_id: key.task_id,
             tenant: key.tenant.to_string(),
@@ -549,6 +691,8 @@ impl Worker {
             error: Some(reason.into()),
             metrics: None,
             artifacts: Vec::new(),
+            // The last run's trace, if there was one: this ending had no run of its own.
+            traceparent: previous.and_then(|held| held.status.traceparent.clone()),
         };
         self.finish_unclaimed(key, previous, status).await
     }
@@ -560,13 +704,22 @@ impl Worker {
         status: TaskStatus,
     ) -> Result<Disposition, StoreError> {
         let state = status.status;
-        match self.statuses.finish_unclaimed(key, previous, status).await {
+        let committed = self
+            .statuses
+            .finish_unclaimed(key, previous, status)
+            .instrument(commit_span(state))
+            .await;
+        match committed {
             Ok(_) => {
+                self.metrics.task_ended_unclaimed(state);
                 tracing::info!(status = ?state, "task finished without running");
                 Ok(Disposition::Delete)
             }
             // Someone else moved the task on: look again on the next delivery.
-            Err(StoreError::Conflict) => Ok(Disposition::Release(Duration::ZERO)),
+            Err(err) if err.is_conflict() => Ok(Disposition::Release(
+                Duration::ZERO,
+                ReleaseReason::Conflict,
+            )),
             Err(err) => Err(err),
         }
     }
@@ -587,89 +740,15 @@ impl Worker {
 
 const CANCELLED: &str = "cancelled at the client's request";
 
-impl Conclusion {
-    fn ended(state: TaskState, reason: String) -> Self {
-        Self {
-            state,
-            error: Some(reason),
-            output: None,
-            quality: None,
-            tools_used: Vec::new(),
-        }
-    }
+/// The span of a final status write.
+fn commit_span(state: TaskState) -> tracing::Span {
+    tracing::info_span!("commit", otel.name = "commit status", task.status = ?state)
 }
 
-/// One delivery of a message: its body, how often it was received, and the handle that
-/// settles it.
-#[derive(Debug, Clone, Copy)]
-pub struct Delivery<'a> {
-    pub body: &'a str,
-    pub receive_count: u32,
-    pub receipt: Option<&'a str>,
-}
-
-/// How long a running task's lease still holds, if it does.
-fn lease_remaining(status: &TaskStatus, now: DateTime<Utc>) -> Option<Duration> {
-    if status.status != TaskState::Running {
-        return None;
-    }
-    let until = status.lease_until?;
-    (until > now).then(|| (until - now).to_std().unwrap_or_default())
-}
-
-fn json_artifact(name: &'static str, value: &Value) -> Artifact {
+fn json_artifact(name: &'static str, value: &impl serde::Serialize) -> Artifact {
     Artifact {
         name,
         content_type: "application/json",
         body: serde_json::to_vec_pretty(value).unwrap_or_default(),
-    }
-}
-
-/// Exponential backoff with full jitter: a random delay up to `base * 2^(attempt-1)`, capped.
-pub fn backoff(base: Duration, max: Duration, attempt: u32) -> Duration {
-    let exponent = attempt.saturating_sub(1).min(20);
-    let ceiling = base.saturating_mul(1 << exponent).min(max);
-    let millis = ceiling.as_millis() as u64;
-    Duration::from_millis(rand::rng().random_range(0..=millis))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        let base = Duration::from_millis(100);
-        let max = Duration::from_secs(1);
-        for _ in 0..100 {
-            assert!(backoff(base, max, 1) <= base);
-            assert!(backoff(base, max, 3) <= Duration::from_millis(400));
-            assert!(backoff(base, max, 30) <= max);
-        }
-    }
-
-    #[test]
-    fn only_a_running_task_with_a_future_lease_is_held() {
-        let now = Utc::now();
-        let mut status = TaskStatus {
-            task_id: uuid::Uuid::now_v7(),
-            tenant: "default".into(),
-            status: TaskState::Running,
-            submitted_at: now,
-            updated_at: now,
-            started_at: Some(now),
-            finished_at: None,
-            lease_until: Some(now + Duration::from_secs(30)),
-            attempt: 1,
-            worker: None,
-            error: None,
-            metrics: None,
-            artifacts: Vec::new(),
-        };
-        assert!(lease_remaining(&status, now).is_some_and(|d| d <= Duration::from_secs(30)));
-        status.lease_until = Some(now - Duration::from_secs(1));
-        assert_eq!(lease_remaining(&status, now), None);
-        status.lease_until = None;
-        assert_eq!(lease_remaining(&status, now), None);
     }
 }

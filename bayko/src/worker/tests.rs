@@ -1,0 +1,398 @@
+//! The worker's lifecycle on the in-memory seams with tokio's paused clock: claims, duplicate
+//! deliveries, takeovers, the retry budget, cancellation and hand-back, each in milliseconds.
+//! The same paths against the emulator and real processes are in `bb-tests`.
+
+use std::{sync::Arc, time::Duration};
+
+use bb_aws::{
+    AwsError, MemoryQueue, MemoryStore, Object, ObjectMeta, ObjectStore, Payload, PutMode, Written,
+};
+use shared::{
+    keys::{TaskKey, Tenant},
+    task::{StatusDocument, TaskDocument, TaskState, TaskStatus, TaskV1},
+};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::*;
+
+const LEASE: Duration = Duration::from_secs(30);
+
+fn config() -> Config {
+    Config {
+        tasks_bucket: "tasks".into(),
+        artifacts_bucket: "artifacts".into(),
+        queue_url: "memory".into(),
+        max_in_flight: 4,
+        wait_time: Duration::from_secs(1),
+        retry_base: Duration::from_millis(100),
+        retry_max: Duration::from_secs(2),
+        worker_id: "w1".into(),
+        lease: LEASE,
+        heartbeat: Duration::from_secs(10),
+        max_attempts: 4,
+        shutdown_grace: Duration::from_secs(1),
+        chaos_step_delay: Duration::ZERO,
+        metrics_bind: None,
+        dlq_url: None,
+        queue_watch_interval: Duration::from_secs(15),
+    }
+}
+
+/// A worker whose every step first pauses for a minute: a task that is still running when
+/// the test acts on it.
+fn slow_config() -> Config {
+    Config {
+        chaos_step_delay: Duration::from_secs(60),
+        ..config()
+    }
+}
+
+/// One queue and two buckets in memory, and workers on them.
+struct Harness {
+    queue: Arc<MemoryQueue>,
+    tasks: Arc<MemoryStore>,
+    artifacts: Arc<MemoryStore>,
+    clock: Clock,
+}
+
+impl Harness {
+    fn new() -> Self {
+        Self {
+            queue: Arc::new(MemoryQueue::new()),
+            tasks: Arc::new(MemoryStore::new()),
+            artifacts: Arc::new(MemoryStore::new()),
+            clock: Clock::tokio(),
+        }
+    }
+
+    fn worker(&self, config: Config) -> Worker {
+        let seams = Seams {
+            queue: self.queue.clone(),
+            tasks: self.tasks.clone(),
+            artifacts: self.artifacts.clone(),
+            clock: self.clock,
+        };
+        Worker::with_seams(config, Arc::new(Registry::builtin()), seams)
+    }
+
+    /// Stores a task as Brown would, and delivers its event once.
+    async fn submit(&self) -> TaskKey {
+        let key = TaskKey::new(Tenant::parse("acme").unwrap(), Uuid::now_v7());
+        let task = TaskDocument::V1(TaskV1 {
+            task_id: key.task_id,
+            tenant: "acme".into(),
+            submitted_at: self.clock.now(),
+            input: "a marker task".into(),
+            data: None,
+            tools: Vec::new(),
+            metadata: Default::default(),
+            idempotency_key: None,
+        });
+        let body = serde_json::to_vec(&task).unwrap();
+        self.tasks
+            .put(&key.inbox(), Payload::json(body), PutMode::Create)
+            .await
+            .unwrap();
+        self.deliver(&key);
+        key
+    }
+
+    /// One more delivery of the task's event.
+    fn deliver(&self, key: &TaskKey) {
+        let event = serde_json::json!({
+            "source": "aws.s3",
+            "detail-type": "Object Created",
+            "detail": {"bucket": {"name": "tasks"}, "object": {"key": key.inbox()}},
+        });
+        self.queue.send(event.to_string());
+    }
+
+    /// The client's cancel request, as Brown writes it.
+    async fn request_cancel(&self, key: &TaskKey) {
+        self.tasks
+            .put(&key.cancel(), Payload::json("{}"), PutMode::Create)
+            .await
+            .unwrap();
+    }
+
+    async fn status(&self, key: &TaskKey) -> Option<TaskStatus> {
+        let object = self.tasks.get(&key.status()).await.unwrap()?;
+        let StatusDocument::V1(status) = serde_json::from_slice(&object.body).unwrap();
+        Some(status)
+    }
+
+    /// A status left by another worker, as if it had claimed the task at attempt `attempt`.
+    async fn held_by_another(&self, key: &TaskKey, attempt: u32, lease_left: chrono::Duration) {
+        let now = self.clock.now();
+        let status = TaskStatus {
+            task_id: key.task_id,
+            tenant: "acme".into(),
+            status: TaskState::Running,
+            submitted_at: now,
+            updated_at: now,
+            started_at: Some(now),
+            finished_at: None,
+            lease_until: Some(now + lease_left),
+            attempt,
+            worker: Some("gone".into()),
+            error: None,
+            metrics: None,
+            artifacts: Vec::new(),
+            traceparent: None,
+        };
+        let body = serde_json::to_vec(&StatusDocument::V1(status)).unwrap();
+        self.tasks
+            .put(&key.status(), Payload::json(body), PutMode::Overwrite)
+            .await
+            .unwrap();
+    }
+
+    /// Processes batches until the task's status is final, moving the paused clock on.
+    async fn until_final(&self, worker: &Worker, key: &TaskKey) -> TaskStatus {
+        for _ in 0..100 {
+            worker.process_batch().await.unwrap();
+            if let Some(status) = self.status(key).await
+                && status.status.is_final()
+            {
+                return status;
+            }
+        }
+        panic!("the task never finished: {:?}", self.status(key).await);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_delivered_task_is_claimed_run_and_acknowledged() {
+    let stack = Harness::new();
+    let key = stack.submit().await;
+    let handled = stack.worker(config()).process_batch().await.unwrap();
+    assert_eq!(handled, 1);
+    let status = stack.status(&key).await.expect("a status");
+    assert_eq!(status.status, TaskState::Succeeded, "{status:?}");
+    assert_eq!(status.attempt, 1);
+    assert_eq!(status.worker.as_deref(), Some("w1"));
+    assert_eq!(status.lease_until, None);
+    let names: Vec<_> = status.artifacts.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ARTIFACT_NAMES);
+    for artifact in &status.artifacts {
+        let stored = stack.artifacts.head(&artifact.key).await.unwrap().unwrap();
+        assert_eq!(stored.size, artifact.size);
+    }
+    assert!(stack.queue.is_empty(), "the message is deleted");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_duplicate_delivery_runs_the_task_once() {
+    let stack = Harness::new();
+    let key = stack.submit().await;
+    stack.deliver(&key);
+    let worker = stack.worker(config());
+    assert_eq!(
+        worker.process_batch().await.unwrap(),
+        2,
+        "both deliveries at once"
+    );
+    let first = stack.status(&key).await.unwrap();
+    assert_eq!(first.status, TaskState::Succeeded);
+    assert_eq!(first.attempt, 1, "only one delivery claimed the task");
+    assert_eq!(
+        stack.queue.len(),
+        1,
+        "the losing delivery is released, not deleted"
+    );
+
+    let settled = stack.until_final(&worker, &key).await;
+    while !stack.queue.is_empty() {
+        worker.process_batch().await.unwrap();
+    }
+    assert_eq!(settled.attempt, 1);
+    let again = stack.status(&key).await.unwrap();
+    assert_eq!(
+        again.finished_at, first.finished_at,
+        "the status is not rewritten"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_live_lease_defers_and_an_expired_one_is_taken_over() {
+    let stack = Harness::new();
+    let key = stack.submit().await;
+    stack
+        .held_by_another(&key, 1, chrono::Duration::seconds(20))
+        .await;
+    let worker = stack.worker(config());
+    worker.process_batch().await.unwrap();
+    let held = stack.status(&key).await.unwrap();
+    assert_eq!(
+        held.worker.as_deref(),
+        Some("gone"),
+        "a live lease is respected"
+    );
+    assert_eq!(
+        stack.queue.visible(),
+        0,
+        "deferred until the lease runs out"
+    );
+
+    let status = stack.until_final(&worker, &key).await;
+    assert_eq!(status.status, TaskState::Succeeded);
+    assert_eq!(status.attempt, 2, "taken over after the lease expired");
+    assert_eq!(status.worker.as_deref(), Some("w1"));
+    assert!(stack.queue.is_empty());
+    // The metrics saw the deferral, the takeover and the outcome.
+    let exposition = worker.metrics().render();
+    for line in [
+        "bayko_messages_released_total{reason=\"held_by_another_worker\"} 1",
+        "bayko_takeovers_total 1",
+        "bayko_tasks_total{outcome=\"succeeded\"} 1",
+        "bayko_tasks_in_flight 0",
+    ] {
+        assert!(exposition.contains(line), "{line} missing:\n{exposition}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_task_that_keeps_losing_its_worker_fails_with_the_reason() {
+    let stack = Harness::new();
+    let key = stack.submit().await;
+    let budget = config().max_attempts;
+    stack
+        .held_by_another(&key, budget, chrono::Duration::seconds(-1))
+        .await;
+    let status = stack.until_final(&stack.worker(config()), &key).await;
+    assert_eq!(status.status, TaskState::Failed);
+    let error = status.error.unwrap();
+    assert!(error.contains("started 4 times"), "{error}");
+    assert!(stack.queue.is_empty());
+}
+
+/// The tasks bucket with its inbox unreachable: reading a task fails as an outage does.
+#[derive(Debug)]
+struct InboxDown(Arc<MemoryStore>);
+
+#[async_trait::async_trait]
+impl ObjectStore for InboxDown {
+    async fn get(&self, key: &str) -> Result<Option<Object>, AwsError> {
+        if key.starts_with("inbox/") {
+            return Err(AwsError::Transient(format!(
+                "reading {key}: connection refused"
+            )));
+        }
+        self.0.get(key).await
+    }
+    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, AwsError> {
+        self.0.head(key).await
+    }
+    async fn put(&self, key: &str, payload: Payload, mode: PutMode) -> Result<Written, AwsError> {
+        self.0.put(key, payload, mode).await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_task_failing_transiently_is_given_up_after_the_retry_budget() {
+    let stack = Harness::new();
+    let key = stack.submit().await;
+    let seams = Seams {
+        queue: stack.queue.clone(),
+        tasks: Arc::new(InboxDown(stack.tasks.clone())),
+        artifacts: stack.artifacts.clone(),
+        clock: stack.clock,
+    };
+    let worker = Worker::with_seams(config(), Arc::new(Registry::builtin()), seams);
+    let status = stack.until_final(&worker, &key).await;
+    assert_eq!(status.status, TaskState::Failed);
+    let error = status.error.unwrap();
+    assert!(
+        error.starts_with("gave up after 4 attempts") && error.contains("connection refused"),
+        "{error}"
+    );
+    assert_eq!(status.started_at, None, "never claimed");
+    assert!(stack.queue.is_empty(), "acknowledged once failed");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_task_cancelled_before_it_starts_never_runs() {
+    let stack = Harness::new();
+    let key = stack.submit().await;
+    stack.request_cancel(&key).await;
+    stack.worker(config()).process_batch().await.unwrap();
+    let status = stack.status(&key).await.unwrap();
+    assert_eq!(status.status, TaskState::Cancelled);
+    assert_eq!(status.started_at, None);
+    assert!(status.artifacts.is_empty());
+    assert!(stack.artifacts.keys().is_empty(), "no artifacts written");
+    assert!(stack.queue.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_task_cancelled_while_running_stops_at_the_next_heartbeat() {
+    let stack = Harness::new();
+    let key = stack.submit().await;
+    let worker = stack.worker(slow_config());
+    let running = tokio::spawn(async move { worker.process_batch().await });
+    // Mid-way through the first step's pause, before the second heartbeat.
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    assert_eq!(stack.status(&key).await.unwrap().status, TaskState::Running);
+    stack.request_cancel(&key).await;
+    running.await.unwrap().unwrap();
+    let status = stack.status(&key).await.unwrap();
+    assert_eq!(status.status, TaskState::Cancelled);
+    assert!(status.started_at.is_some());
+    let finished = status.finished_at.unwrap();
+    let took = (finished - status.started_at.unwrap()).to_std().unwrap();
+    assert!(
+        took <= Duration::from_secs(20),
+        "stopped at the heartbeat, not after the step: {took:?}"
+    );
+    let log = stack
+        .artifacts
+        .get(&key.artifact(PROCESSING_LOG))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        String::from_utf8(log.body)
+            .unwrap()
+            .contains("\"cancelled\"")
+    );
+    assert!(stack.queue.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_hands_an_unfinished_task_back_for_another_worker() {
+    let stack = Harness::new();
+    let key = stack.submit().await;
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn({
+        let worker = stack.worker(slow_config());
+        let shutdown = shutdown.clone();
+        async move { worker.run(shutdown).await }
+    });
+    while stack.status(&key).await.is_none() {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    shutdown.cancel();
+    running.await.unwrap();
+    let handed_back = stack.status(&key).await.unwrap();
+    assert_eq!(handed_back.status, TaskState::Running);
+    assert!(
+        handed_back.lease_until.unwrap() <= stack.clock.now(),
+        "the lease ends at once"
+    );
+    assert_eq!(
+        stack.queue.visible(),
+        1,
+        "the message is visible again at once"
+    );
+    assert!(stack.artifacts.keys().is_empty(), "no artifacts written");
+
+    let next = Config {
+        worker_id: "w2".into(),
+        ..config()
+    };
+    let status = stack.until_final(&stack.worker(next), &key).await;
+    assert_eq!(status.status, TaskState::Succeeded);
+    assert_eq!(status.attempt, 2);
+    assert_eq!(status.worker.as_deref(), Some("w2"));
+}

@@ -1,0 +1,175 @@
+//! The JSON artifacts Bayko writes for a finished task, as types: `output_payload.json` and
+//! `quality_metrics.json`. Bayko builds them, and Brown, the tests and tools read them typed.
+//! (`processing.log`, JSON lines of events, stays free-form per event.)
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+/// `output_payload.json`: what the task produced, step by step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputPayload {
+    pub task_id: Uuid,
+    pub input: String,
+    pub report: Report,
+    /// The plan as run, in order.
+    pub plan: Vec<PlannedStep>,
+    /// By step id.
+    pub steps: BTreeMap<String, StepOutput>,
+    /// Tools that produced a result, in the order they first did.
+    pub tools_used: Vec<String>,
+    pub processing_time_ms: u64,
+}
+
+/// The answer to the client's instruction.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// The summary step's text; empty when it did not run.
+    pub summary: String,
+}
+
+/// One step of the plan: a capability, the tools tried for it in order, and its dependencies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedStep {
+    pub id: String,
+    pub capability: String,
+    /// The first tool is preferred; the rest are its fallbacks.
+    pub tools: Vec<String>,
+    pub depends_on: Vec<String>,
+    /// A required step that fails fails the task; any other failure degrades it.
+    pub required: bool,
+    pub reason: String,
+}
+
+/// How one step ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum StepOutput {
+    Done {
+        tool: String,
+        duration_ms: u64,
+        attempts: u32,
+        /// The tool's own result.
+        output: Value,
+    },
+    Failed {
+        error: String,
+    },
+}
+
+/// `quality_metrics.json`: how well each step did, and what it took.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QualityMetrics {
+    pub task_id: Uuid,
+    pub rows: RowCounts,
+    /// By step id, for the steps that produced a result.
+    pub steps: BTreeMap<String, StepQuality>,
+    /// Every check of every step.
+    pub checks: Vec<StepCheck>,
+    pub checks_passed: usize,
+    pub checks_total: usize,
+    /// Share of checks passed, 1.0 when there were none.
+    pub score: f64,
+    pub latency_ms: BTreeMap<String, u64>,
+    /// Retries across all steps (attempts beyond the first).
+    pub retries: u32,
+    pub fallbacks: Vec<Fallback>,
+    pub pii_findings: u64,
+    pub redactions: usize,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowCounts {
+    pub total: u64,
+    pub analysed: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepQuality {
+    pub tool: String,
+    pub checks: Vec<Check>,
+    pub score: f64,
+    pub attempts: u32,
+    pub latency_ms: u64,
+}
+
+/// One quality check of a step's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Check {
+    pub name: String,
+    pub passed: bool,
+    pub detail: String,
+}
+
+/// A check, with the step it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepCheck {
+    pub step: String,
+    #[serde(flatten)]
+    pub check: Check,
+}
+
+/// A step whose preferred tool failed and another took over.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fallback {
+    pub step: String,
+    pub from: String,
+    pub to: String,
+    pub error: String,
+}
+
+/// Share of `checks` passed; 1.0 when there are none (nothing failed).
+pub fn score(passed: usize, total: usize) -> f64 {
+    if total == 0 {
+        1.0
+    } else {
+        passed as f64 / total as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn step_outputs_read_back_as_written() {
+        let done = json!({"tool": "t", "duration_ms": 3, "attempts": 1, "output": {"x": 1}});
+        let failed = json!({"error": "boom"});
+        let done: StepOutput = serde_json::from_value(done).unwrap();
+        assert!(matches!(done, StepOutput::Done { attempts: 1, .. }));
+        let failed: StepOutput = serde_json::from_value(failed).unwrap();
+        assert_eq!(
+            failed,
+            StepOutput::Failed {
+                error: "boom".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_step_check_is_flat() {
+        let check = StepCheck {
+            step: "scan".into(),
+            check: Check {
+                name: "non_empty".into(),
+                passed: true,
+                detail: String::new(),
+            },
+        };
+        let value = serde_json::to_value(&check).unwrap();
+        assert_eq!(
+            value,
+            json!({"step": "scan", "name": "non_empty", "passed": true, "detail": ""})
+        );
+        assert_eq!(serde_json::from_value::<StepCheck>(value).unwrap(), check);
+    }
+
+    #[test]
+    fn the_score_of_no_checks_is_full() {
+        assert_eq!(score(0, 0), 1.0);
+        assert_eq!(score(1, 4), 0.25);
+    }
+}
