@@ -55,7 +55,7 @@ fn data_processor(c: &mut Criterion) {
     let mut group = c.benchmark_group("data-processor");
     group.throughput(Throughput::Elements(rows as u64));
     group.bench_function("csv/10k-rows", |b| {
-        b.iter(|| analyse(TabularFormat::Csv, black_box(&csv)).expect("valid CSV"))
+        b.iter(|| analyse(TabularFormat::Csv, black_box(&csv), &[]).expect("valid CSV"))
     });
     group.finish();
 }

@@ -76,6 +76,7 @@ impl StatusStore {
             metrics: None,
             artifacts: Vec::new(),
             traceparent,
+            progress: None,
         };
         let replacing = match previous {
             None => Replacing::Nothing,
@@ -95,6 +96,22 @@ impl StatusStore {
         let status = TaskStatus {
             updated_at: now,
             lease_until: Some(now + lease),
+            ..held.status.clone()
+        };
+        self.write(key, status, Replacing::Version(&held.etag))
+            .await
+    }
+
+    /// Writes the held status again (with its progress), leaving the lease as it is: only the
+    /// heartbeat, which also extends the message's visibility, moves the lease.
+    pub(crate) async fn touch(
+        &self,
+        key: &TaskKey,
+        held: &Versioned,
+        now: DateTime<Utc>,
+    ) -> Result<Versioned, StoreError> {
+        let status = TaskStatus {
+            updated_at: now,
             ..held.status.clone()
         };
         self.write(key, status, Replacing::Version(&held.etag))

@@ -43,6 +43,8 @@ pub struct Config {
     pub dlq_url: Option<String>,
     /// How often the queues' depths are polled for the metrics.
     pub queue_watch_interval: Duration,
+    /// The EventBridge bus `Task Finished` events go to (name or ARN); none when unset.
+    pub event_bus: Option<String>,
 }
 
 impl Config {
@@ -100,6 +102,7 @@ impl Config {
                 "must be at least 1",
             )
             .map(Duration::from_secs)?,
+            event_bus: config::optional("BAYKO_EVENT_BUS"),
         })
     }
 }

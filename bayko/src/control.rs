@@ -12,6 +12,8 @@ use bb_aws::ObjectStore;
 use shared::keys::TaskKey;
 use tokio_util::sync::CancellationToken;
 
+use crate::progress::ProgressTracker;
+
 /// Why a task was stopped. The first reason wins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StopReason {
@@ -29,6 +31,7 @@ pub struct TaskControl {
     token: CancellationToken,
     reason: Arc<OnceLock<StopReason>>,
     probe: Option<CancelProbe>,
+    progress: ProgressTracker,
 }
 
 /// Looks for the client's cancel request in the tasks bucket.
@@ -61,6 +64,7 @@ impl TaskControl {
             token: parent.child_token(),
             reason: Arc::new(OnceLock::new()),
             probe,
+            progress: ProgressTracker::default(),
         }
     }
 
@@ -92,6 +96,11 @@ impl TaskControl {
     /// the bucket into a stop).
     pub fn checkpoint(&self) -> Result<(), StopReason> {
         self.stopped().map_or(Ok(()), Err)
+    }
+
+    /// Where the task is in its plan: the engine reports, the heartbeat writes it down.
+    pub fn progress(&self) -> &ProgressTracker {
+        &self.progress
     }
 
     pub fn probe(&self) -> Option<&CancelProbe> {

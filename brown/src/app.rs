@@ -1,52 +1,113 @@
 //! The router, its shared state and layers, and the server's lifecycle.
 
-use std::{future::Future, net::SocketAddr, sync::Arc};
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use aws_config::SdkConfig;
 use axum::{
     Router,
-    extract::{DefaultBodyLimit, MatchedPath},
-    http::{Request, StatusCode},
-    middleware,
-    routing::get,
-    routing::post,
+    extract::{DefaultBodyLimit, MatchedPath, Request, State},
+    http::{HeaderValue, Method, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::{get, post},
 };
-use tokio::net::TcpListener;
+use bb_aws::S3Store;
+use tokio::{net::TcpListener, sync::Semaphore};
 use tower_http::{
+    cors::CorsLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
-    timeout::TimeoutLayer,
+    set_header::SetResponseHeaderLayer,
     trace::TraceLayer,
 };
 
-use crate::{config::Config, metrics::Metrics, routes, store::TaskStore};
+use crate::{
+    auth::{self, RateLimits},
+    config::Config,
+    error::ApiError,
+    links::LinkSigner,
+    metrics::Metrics,
+    openapi, routes,
+    store::{Probe, TaskStore},
+    watchers::Watchers,
+};
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
     pub store: TaskStore,
+    pub links: LinkSigner,
+    pub rate_limits: RateLimits,
+    /// Requests being served; at the limit, more are shed at once.
+    pub in_flight: Arc<Semaphore>,
     pub metrics: Arc<Metrics>,
+    /// Event streams open per tenant.
+    pub watchers: Watchers,
+}
+
+impl AppState {
+    pub fn new(config: Config, store: TaskStore, links: LinkSigner) -> Self {
+        Self {
+            rate_limits: RateLimits::new(config.rate_per_minute, config.rate_burst),
+            in_flight: Arc::new(Semaphore::new(config.max_concurrent_requests)),
+            watchers: Watchers::new(config.events_max_watchers),
+            metrics: store.metrics(),
+            config: Arc::new(config),
+            store,
+            links,
+        }
+    }
 }
 
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.max_body_bytes;
-    let timeout = state.config.request_timeout;
     let metrics = state.metrics.clone();
-    Router::new()
+    let tasks = Router::new()
         .route("/v1/tasks", post(routes::tasks::submit))
         .route(
             "/v1/tasks/{task_id}",
             get(routes::tasks::status).delete(routes::tasks::cancel),
         )
+        .route("/v1/tasks/{task_id}/events", get(routes::events::events))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
+        // Task documents are per tenant and change: no cache may keep them.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
+    let open = Router::new()
         .route("/healthz", get(routes::health::alive))
         .route("/readyz", get(routes::health::ready))
+        .route("/openapi.json", get(openapi::document));
+    let mut router = tasks
+        .merge(open)
         .fallback(routes::not_found)
-        .with_state(state)
+        .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            timeout,
+        .layer(middleware::from_fn_with_state(state.clone(), time_limit))
+        .layer(middleware::from_fn_with_state(state.clone(), shed_load));
+    if !state.config.cors_origins.is_empty() {
+        router = router.layer(
+            CorsLayer::new()
+                .allow_origin(state.config.cors_origins.clone())
+                .allow_methods([Method::GET, Method::POST, Method::DELETE])
+                .allow_headers([
+                    header::AUTHORIZATION,
+                    header::CONTENT_TYPE,
+                    "idempotency-key".parse().expect("a header name"),
+                ])
+                .expose_headers([header::LOCATION, header::RETRY_AFTER]),
+        );
+    }
+    router
+        .with_state(state)
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
         ))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
@@ -68,7 +129,7 @@ pub fn router(state: AppState) -> Router {
 
 /// The server span of a request: it continues the caller's W3C `traceparent` when there is
 /// one, and starts a trace otherwise.
-fn request_span<B>(request: &Request<B>) -> tracing::Span {
+fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -97,12 +158,31 @@ fn request_span<B>(request: &Request<B>) -> tracing::Span {
     span
 }
 
+/// The global concurrency limit: beyond it, 503 at once rather than a growing queue.
+async fn shed_load(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    match state.in_flight.clone().try_acquire_owned() {
+        Ok(_permit) => next.run(request).await,
+        Err(_) => ApiError::Overloaded.into_response(),
+    }
+}
+
+/// A request that takes longer than the configured timeout is answered with the timeout
+/// problem; the work it was waiting for is dropped.
+async fn time_limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let limit: Duration = state.config.request_timeout;
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Timeout.into_response(),
+    }
+}
+
 /// A bound, not yet running, Brown.
 pub struct Application {
     listener: TcpListener,
     metrics_listener: Option<TcpListener>,
     metrics: Arc<Metrics>,
     router: Router,
+    watchers: Watchers,
 }
 
 impl Application {
@@ -120,21 +200,26 @@ impl Application {
             None => None,
         };
         let metrics = Arc::new(Metrics::new());
-        let store = TaskStore::new(
-            bb_aws::s3(aws),
-            config.tasks_bucket.clone(),
-            config.artifacts_bucket.clone(),
-            metrics.clone(),
-        );
-        let state = AppState {
-            config: Arc::new(config),
-            store,
-            metrics: metrics.clone(),
+        let s3 = bb_aws::s3(aws);
+        let objects = Arc::new(S3Store::new(s3.clone(), config.tasks_bucket.clone()));
+        let probe = Probe::S3 {
+            s3: s3.clone(),
+            bucket: config.tasks_bucket.clone(),
         };
+        let store = TaskStore::new(objects, probe, metrics.clone());
+        let links = match &config.cloudfront {
+            Some(cloudfront) => LinkSigner::CloudFront(cloudfront.clone()),
+            None => LinkSigner::S3 {
+                s3,
+                bucket: config.artifacts_bucket.clone(),
+            },
+        };
+        let state = AppState::new(config, store, links);
         Ok(Self {
             listener,
             metrics_listener,
             metrics,
+            watchers: state.watchers.clone(),
             router: router(state),
         })
     }
@@ -165,8 +250,13 @@ impl Application {
                 stopping.clone().cancelled_owned(),
             ))
         });
+        let watchers = self.watchers;
         let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                // Event streams would hold the drain open until they end on their own.
+                watchers.close_all();
+            })
             .await
             .context("serving HTTP");
         // The last scrape may come after the public port closed; stop the metrics with it.

@@ -1,35 +1,41 @@
-//! The S3 calls Brown may make, and no others: write a new task to `inbox/`, read a task's
-//! status, sign links to its artifacts, and check that the tasks bucket is reachable.
+//! The storage calls Brown may make, and no others: write a new task to `inbox/`, read a task's
+//! status (or watch it change), request a cancellation, and check that the tasks bucket is
+//! reachable. (Links are signed by `links`.) The bucket is an [`ObjectStore`]: S3 in the
+//! product, memory in the route tests.
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{sync::Arc, time::Instant};
 
 use anyhow::Context;
-use aws_sdk_s3::{error::SdkError, presigning::PresigningConfig, primitives::ByteStream};
-use bb_aws::is_transient;
+use bb_aws::{AwsError, Fresh, ObjectStore, Payload, PutMode};
 use chrono::{DateTime, Utc};
 use shared::{
     keys::TaskKey,
     task::{StatusDocument, TaskDocument, TaskStatus, TaskV1},
 };
-
 use tracing::Instrument;
-
-use shared::telemetry::Carrier;
 
 use crate::{error::ApiError, metrics::Metrics};
 
 #[derive(Clone)]
 pub struct TaskStore {
-    s3: aws_sdk_s3::Client,
-    tasks_bucket: String,
-    artifacts_bucket: String,
+    objects: Arc<dyn ObjectStore>,
+    probe: Probe,
+    /// S3 write latency and outcomes, for `/metrics`.
     metrics: Arc<Metrics>,
 }
 
-/// What S3 knows about a task.
+/// How readiness is checked: a missing object is an answer, so the bucket itself is asked.
+#[derive(Clone)]
+pub enum Probe {
+    S3 {
+        s3: aws_sdk_s3::Client,
+        bucket: String,
+    },
+    /// An in-memory store is always there.
+    Memory,
+}
+
+/// What the store knows about a task.
 pub enum Stored {
     /// Bayko has written a status.
     Status(Box<TaskStatus>),
@@ -40,43 +46,45 @@ pub enum Stored {
     Missing,
 }
 
-/// Maps an SDK error: outages become 503s, everything else is ours to investigate.
-fn s3_error<E>(
-    action: &'static str,
-) -> impl FnOnce(SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> ApiError
-where
-    E: std::error::Error + Send + Sync + 'static,
-{
-    move |err| {
-        if is_transient(&err) {
-            ApiError::Unavailable(format!(
-                "{action}: {}",
-                aws_sdk_s3::error::DisplayErrorContext(&err)
-            ))
-        } else {
-            ApiError::Internal(anyhow::Error::new(err).context(action))
+/// A status looked at again with the ETag it had.
+pub enum Watched {
+    Changed {
+        status: Box<TaskStatus>,
+        etag: Option<String>,
+    },
+    Unchanged,
+    /// No status yet: the task is queued (or unknown).
+    NoStatus,
+}
+
+/// Outages become 503s (the text goes to the log only); everything else is ours to
+/// investigate.
+impl From<AwsError> for ApiError {
+    fn from(err: AwsError) -> Self {
+        match err {
+            AwsError::Transient(reason) => ApiError::Unavailable(reason),
+            other => ApiError::Internal(anyhow::Error::new(other)),
         }
     }
 }
 
 impl TaskStore {
-    pub fn new(
-        s3: aws_sdk_s3::Client,
-        tasks_bucket: String,
-        artifacts_bucket: String,
-        metrics: Arc<Metrics>,
-    ) -> Self {
+    pub fn new(objects: Arc<dyn ObjectStore>, probe: Probe, metrics: Arc<Metrics>) -> Self {
         Self {
-            s3,
-            tasks_bucket,
-            artifacts_bucket,
+            objects,
+            probe,
             metrics,
         }
     }
 
-    /// Writes a new task. Returns only once S3 has it: a 202 is a promise.
-    /// `If-None-Match: *` makes the write create-only, so a task is never overwritten; a task
-    /// id that exists already (an idempotent retry) answers `Ok(false)`.
+    /// The metrics this store reports to, shared with the rest of Brown.
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.metrics.clone()
+    }
+
+    /// Writes a new task. Returns only once the store has it: a 202 is a promise.
+    /// The write is create-only, so a task is never overwritten; a task id that exists already
+    /// (an idempotent retry) answers `Ok(false)`.
     ///
     /// The write is the producer span of the task's message (OpenTelemetry messaging
     /// conventions: S3 → EventBridge → SQS is the channel); its context goes with the object
@@ -94,18 +102,21 @@ impl TaskStore {
             task_id = %key.task_id,
             tenant = %key.tenant,
         );
-        let metadata = shared::telemetry::inject(&producer);
-        self.create_only(&key.inbox(), body, metadata, "writing the task")
+        let mut payload = Payload::json(body);
+        for (name, value) in shared::telemetry::inject(&producer) {
+            payload = payload.with_metadata(&name, value);
+        }
+        self.create_only(&key.inbox(), payload)
             .instrument(producer)
             .await
     }
 
     /// The task as submitted.
     pub async fn read_task(&self, key: &TaskKey) -> Result<Option<TaskV1>, ApiError> {
-        let Some(object) = self.read(&key.inbox(), "reading the task").await? else {
+        let Some(object) = self.objects.get(&key.inbox()).await? else {
             return Ok(None);
         };
-        let TaskDocument::V1(task) = serde_json::from_slice(&object.bytes)
+        let TaskDocument::V1(task) = serde_json::from_slice(&object.body)
             .with_context(|| format!("task document {} is invalid", key.inbox()))?;
         Ok(Some(task))
     }
@@ -117,48 +128,18 @@ impl TaskStore {
             "requested_at": Utc::now(),
         }))
         .context("serialising the cancel request")?;
-        self.create_only(
-            &key.cancel(),
-            body,
-            Carrier::new(),
-            "requesting cancellation",
-        )
-        .await
-        .map(drop)
+        self.create_only(&key.cancel(), Payload::json(body))
+            .await
+            .map(drop)
     }
 
-    /// A create-only write: `Ok(true)` when this call created the object, `Ok(false)` when it
-    /// existed already.
-    async fn create_only(
-        &self,
-        key: &str,
-        body: Vec<u8>,
-        metadata: Carrier,
-        action: &'static str,
-    ) -> Result<bool, ApiError> {
+    /// `Ok(true)` when this call created the object, `Ok(false)` when it existed already.
+    async fn create_only(&self, key: &str, payload: Payload) -> Result<bool, ApiError> {
         let started = Instant::now();
-        let written = self
-            .s3
-            .put_object()
-            .bucket(&self.tasks_bucket)
-            .key(key)
-            .if_none_match("*")
-            .content_type("application/json")
-            .set_metadata((!metadata.is_empty()).then(|| metadata.into_iter().collect()))
-            .body(ByteStream::from(body))
-            .send()
-            .await;
-        let (outcome, created) = match written {
+        let (outcome, created) = match self.objects.put(key, payload, PutMode::Create).await {
             Ok(_) => ("ok", Ok(true)),
-            Err(err)
-                if matches!(
-                    err.raw_response().map(|r| r.status().as_u16()),
-                    Some(412 | 409)
-                ) =>
-            {
-                ("exists", Ok(false))
-            }
-            Err(err) => ("error", Err(s3_error(action)(err))),
+            Err(AwsError::Conflict(_)) => ("exists", Ok(false)),
+            Err(err) => ("error", Err(err.into())),
         };
         let prefix = key.split('/').next().unwrap_or_default();
         self.metrics.observe_s3_write(prefix, outcome, started);
@@ -166,69 +147,50 @@ impl TaskStore {
     }
 
     pub async fn task(&self, key: &TaskKey) -> Result<Stored, ApiError> {
-        if let Some(object) = self.read(&key.status(), "reading the status").await? {
-            let StatusDocument::V1(status) = serde_json::from_slice(&object.bytes)
+        if let Some(object) = self.objects.get(&key.status()).await? {
+            let StatusDocument::V1(status) = serde_json::from_slice(&object.body)
                 .with_context(|| format!("status document {} is invalid", key.status()))?;
             return Ok(Stored::Status(Box::new(status)));
         }
-        match self
-            .s3
-            .head_object()
-            .bucket(&self.tasks_bucket)
-            .key(key.inbox())
-            .send()
-            .await
-        {
-            Ok(head) => {
-                let submitted_at = head
-                    .last_modified
-                    .and_then(|at| DateTime::from_timestamp(at.secs(), at.subsec_nanos()))
-                    .unwrap_or_else(Utc::now);
-                Ok(Stored::Queued { submitted_at })
-            }
-            Err(SdkError::ServiceError(err)) if err.err().is_not_found() => Ok(Stored::Missing),
-            Err(err) => Err(s3_error("looking up the task")(err)),
-        }
+        Ok(match self.objects.head(&key.inbox()).await? {
+            Some(meta) => Stored::Queued {
+                submitted_at: meta.last_modified.unwrap_or_else(Utc::now),
+            },
+            None => Stored::Missing,
+        })
     }
 
-    /// An object of the tasks bucket, if it exists.
-    async fn read(
+    /// The status, unless it still has `etag`: S3 answers 304 to a conditional GET, so watching
+    /// an unchanged status costs no transfer.
+    pub async fn status_if_changed(
         &self,
-        key: &str,
-        action: &'static str,
-    ) -> Result<Option<bb_aws::s3::Object>, ApiError> {
-        bb_aws::s3::read(&self.s3, &self.tasks_bucket, key)
-            .await
-            .map_err(|err| match err {
-                bb_aws::s3::ReadError::Request(err) => s3_error(action)(*err),
-                bb_aws::s3::ReadError::Body(err) => {
-                    ApiError::Unavailable(format!("{action}: {err}"))
-                }
-            })
-    }
-
-    /// A time-limited GET link to an artifact.
-    pub async fn artifact_link(&self, key: &str, ttl: Duration) -> Result<String, ApiError> {
-        let presigning = PresigningConfig::expires_in(ttl).context("link lifetime")?;
-        let request = self
-            .s3
-            .get_object()
-            .bucket(&self.artifacts_bucket)
-            .key(key)
-            .presigned(presigning)
-            .await
-            .context("signing an artifact link")?;
-        Ok(request.uri().to_owned())
+        key: &TaskKey,
+        etag: Option<&str>,
+    ) -> Result<Watched, ApiError> {
+        match self.objects.get_if_changed(&key.status(), etag).await? {
+            Fresh::Unchanged => Ok(Watched::Unchanged),
+            Fresh::Missing => Ok(Watched::NoStatus),
+            Fresh::Changed(object) => {
+                let StatusDocument::V1(status) = serde_json::from_slice(&object.body)
+                    .with_context(|| format!("status document {} is invalid", key.status()))?;
+                Ok(Watched::Changed {
+                    status: Box::new(status),
+                    etag: Some(object.meta.etag),
+                })
+            }
+        }
     }
 
     /// Readiness: the tasks bucket answers.
     pub async fn ping(&self) -> Result<(), ApiError> {
-        self.s3
-            .head_bucket()
-            .bucket(&self.tasks_bucket)
+        let Probe::S3 { s3, bucket } = &self.probe else {
+            return Ok(());
+        };
+        s3.head_bucket()
+            .bucket(bucket)
             .send()
             .await
-            .map_err(s3_error("reaching the tasks bucket"))?;
+            .map_err(|err| AwsError::from_sdk("reaching the tasks bucket", err))?;
         Ok(())
     }
 }

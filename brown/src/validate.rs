@@ -2,10 +2,14 @@
 //!
 //! 1. transport: `Content-Type` is JSON (415) and the body fits the limit (413);
 //! 2. syntax: the body parses as JSON (400);
-//! 3. schema and semantics: every field is checked and *every* problem is reported at once,
-//!    each naming its field (422).
+//! 3. schema: every field is checked and *every* problem is reported at once, each naming its
+//!    field (422 `/problems/validation`);
+//! 4. semantics: the data parses in its declared format within the shared limits, by the same
+//!    parser Bayko uses (422 `/problems/invalid-data`, with line and column);
+//! 5. content policy: the tenant's rules on secrets, personal data and prompt injection
+//!    (422 `/problems/content-policy`; see [`crate::policy`]).
 //!
-//! Only a request that passes all three becomes a [`TaskRequest`]; nothing is written before.
+//! Only a request that passes every layer is written; nothing is written before.
 
 use std::collections::BTreeMap;
 
@@ -16,7 +20,12 @@ use axum::{
 };
 use serde::Serialize;
 use serde_json::{Map, Value};
-use shared::task::{DataFormat, TaskData};
+use shared::{
+    content,
+    limits::DataLimits,
+    task::{DataFormat, TaskData},
+};
+use utoipa::ToSchema;
 
 use crate::{app::AppState, error::ApiError};
 
@@ -26,12 +35,19 @@ pub const MAX_TOOL_NAME_CHARS: usize = 64;
 pub const MAX_METADATA_ENTRIES: usize = 32;
 pub const MAX_METADATA_KEY_CHARS: usize = 128;
 pub const MAX_METADATA_VALUE_CHARS: usize = 1024;
+pub const MAX_GROUP_BY: usize = 8;
+pub const MAX_COLUMN_NAME_CHARS: usize = 256;
 
-/// One invalid field: a JSON path (`data.format`, `tools[2]`) and what is wrong with it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One invalid field: a JSON path (`data.format`, `tools[2]`) and what is wrong with it; for
+/// data that does not parse, where in the data (1-based line and column).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<u64>,
 }
 
 impl FieldError {
@@ -39,6 +55,8 @@ impl FieldError {
         Self {
             field: field.into(),
             message: message.into(),
+            line: None,
+            column: None,
         }
     }
 }
@@ -130,6 +148,21 @@ pub fn task_request(body: &Value) -> Result<TaskRequest, Vec<FieldError>> {
     }
 }
 
+/// Layer 4: the data parses in its declared format, within the shared limits.
+pub fn semantics(request: &TaskRequest) -> Result<(), Vec<FieldError>> {
+    let Some(data) = &request.data else {
+        return Ok(());
+    };
+    content::check(data.format, &data.content, &DataLimits::DEFAULT).map_err(|err| {
+        vec![FieldError {
+            field: "data.content".into(),
+            message: err.problem.to_string(),
+            line: Some(err.line),
+            column: Some(err.column),
+        }]
+    })
+}
+
 fn input(value: Option<&Value>, errors: &mut Vec<FieldError>) -> Option<String> {
     match value {
         None | Some(Value::Null) => errors.push(FieldError::new("input", "is required")),
@@ -158,7 +191,7 @@ fn data(value: &Value, errors: &mut Vec<FieldError>) -> Option<TaskData> {
     };
     let before = errors.len();
     for field in object.keys() {
-        if !["format", "content"].contains(&field.as_str()) {
+        if !["format", "content", "group_by"].contains(&field.as_str()) {
             errors.push(FieldError::new(format!("data.{field}"), "unknown field"));
         }
     }
@@ -200,12 +233,57 @@ fn data(value: &Value, errors: &mut Vec<FieldError>) -> Option<TaskData> {
             None
         }
     };
+    let group_by = object
+        .get("group_by")
+        .map(|value| group_by(value, errors))
+        .unwrap_or_default();
     match (format, content) {
-        (Some(format), Some(content)) if errors.len() == before => {
-            Some(TaskData { format, content })
-        }
+        (Some(format), Some(content)) if errors.len() == before => Some(TaskData {
+            format,
+            content,
+            group_by,
+        }),
         _ => None,
     }
+}
+
+/// Column names to group the data by: which exist is for Bayko to find out, in the data.
+fn group_by(value: &Value, errors: &mut Vec<FieldError>) -> Vec<String> {
+    let Some(items) = value.as_array() else {
+        errors.push(type_error(
+            "data.group_by",
+            "an array of column names",
+            value,
+        ));
+        return Vec::new();
+    };
+    if items.len() > MAX_GROUP_BY {
+        errors.push(FieldError::new(
+            "data.group_by",
+            format!("at most {MAX_GROUP_BY} columns"),
+        ));
+        return Vec::new();
+    }
+    let mut names: Vec<String> = Vec::with_capacity(items.len());
+    for (index, item) in items.iter().enumerate() {
+        let field = format!("data.group_by[{index}]");
+        match item {
+            Value::String(name)
+                if name.trim().is_empty() || name.chars().count() > MAX_COLUMN_NAME_CHARS =>
+            {
+                errors.push(FieldError::new(
+                    field,
+                    format!("must be 1 to {MAX_COLUMN_NAME_CHARS} characters, not blank"),
+                ));
+            }
+            Value::String(name) if names.contains(name) => {
+                errors.push(FieldError::new(field, "names a column twice"));
+            }
+            Value::String(name) => names.push(name.clone()),
+            other => errors.push(type_error(&field, "a string", other)),
+        }
+    }
+    names
 }
 
 fn tools(value: &Value, errors: &mut Vec<FieldError>) -> Vec<String> {
@@ -356,6 +434,29 @@ mod tests {
     }
 
     #[test]
+    fn group_by_names_columns() {
+        let request = task_request(&json!({
+            "input": "x",
+            "data": {"format": "csv", "content": "a,b\n1,2\n", "group_by": ["a", "b"]},
+        }))
+        .unwrap();
+        assert_eq!(request.data.unwrap().group_by, ["a", "b"]);
+        let invalid = fields(json!({
+            "input": "x",
+            "data": {"format": "csv", "content": "a", "group_by": ["a", " ", "a", 3]},
+        }));
+        assert_eq!(
+            invalid,
+            ["data.group_by[1]", "data.group_by[2]", "data.group_by[3]"]
+        );
+        let invalid = fields(json!({
+            "input": "x",
+            "data": {"format": "csv", "content": "a", "group_by": "a"},
+        }));
+        assert_eq!(invalid, ["data.group_by"]);
+    }
+
+    #[test]
     fn input_limits() {
         assert_eq!(fields(json!({})), ["input"]);
         assert_eq!(fields(json!({"input": 5})), ["input"]);
@@ -379,5 +480,105 @@ mod tests {
         assert!(is_json_media_type("application/vnd.bb+json"));
         assert!(!is_json_media_type("text/plain"));
         assert!(!is_json_media_type("application/x-www-form-urlencoded"));
+    }
+
+    mod properties {
+        use super::*;
+        use chrono::Utc;
+        use proptest::{collection, prelude::*};
+        use shared::task::{TaskDocument, TaskV1};
+
+        fn any_json() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(|n| json!(n)),
+                ".{0,12}".prop_map(Value::String),
+            ];
+            leaf.prop_recursive(4, 48, 6, |inner| {
+                prop_oneof![
+                    collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                    collection::btree_map("[a-z]{0,8}", inner, 0..6)
+                        .prop_map(|map| Value::Object(map.into_iter().collect())),
+                ]
+            })
+        }
+
+        /// Requests shaped like real ones, near and over every limit, so many are accepted.
+        fn plausible_request() -> impl Strategy<Value = Value> {
+            (
+                prop_oneof![".{0,40}", "\\PC{8180,8200}"],
+                prop::option::of((
+                    prop_oneof![Just("csv"), Just("json"), Just("text"), Just("xml")],
+                    prop_oneof!["[a-c,\n\"]{0,40}", "[\\[\\]{}:,\"a1 ]{0,40}", ".{0,40}"],
+                )),
+                collection::vec("[a-z:._-]{0,70}", 0..18),
+                collection::btree_map(".{0,10}", ".{0,20}", 0..34),
+            )
+                .prop_map(|(input, data, tools, metadata)| {
+                    let mut body = json!({"input": input, "tools": tools, "metadata": metadata});
+                    if let Some((format, content)) = data {
+                        body["data"] = json!({"format": format, "content": content});
+                    }
+                    body
+                })
+        }
+
+        fn check(body: &Value) -> Result<(), TestCaseError> {
+            let Ok(request) = task_request(body) else {
+                return Ok(());
+            };
+            // Semantics and policy never panic either.
+            let semantically_valid = semantics(&request).is_ok();
+            let _ = crate::policy::review(crate::policy::ContentPolicy::default(), &request);
+
+            // The limits hold for everything accepted.
+            prop_assert!(!request.input.trim().is_empty());
+            prop_assert!(request.input.chars().count() <= MAX_INPUT_CHARS);
+            prop_assert!(request.tools.len() <= MAX_TOOLS);
+            prop_assert!(request.tools.iter().all(|tool| is_tool_name(tool)));
+            prop_assert!(request.metadata.len() <= MAX_METADATA_ENTRIES);
+            let metadata_within = request.metadata.iter().all(|(key, value)| {
+                key.chars().count() <= MAX_METADATA_KEY_CHARS
+                    && value.chars().count() <= MAX_METADATA_VALUE_CHARS
+            });
+            prop_assert!(metadata_within);
+            if let (Some(data), true) = (&request.data, semantically_valid) {
+                let parses =
+                    shared::content::check(data.format, &data.content, &DataLimits::DEFAULT);
+                prop_assert!(parses.is_ok());
+            }
+
+            // What was accepted is what is stored, and reads back the same.
+            prop_assert_eq!(&json!(request.input), &body["input"]);
+            let task = TaskDocument::V1(TaskV1 {
+                task_id: uuid::Uuid::now_v7(),
+                tenant: "acme".into(),
+                submitted_at: Utc::now(),
+                input: request.input,
+                data: request.data,
+                tools: request.tools,
+                metadata: request.metadata,
+                idempotency_key: None,
+            });
+            let stored = serde_json::to_vec(&task).unwrap();
+            let back: TaskDocument = serde_json::from_slice(&stored).unwrap();
+            prop_assert_eq!(back, task);
+            Ok(())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(96))]
+
+            #[test]
+            fn arbitrary_json_never_panics_and_what_passes_holds(body in any_json()) {
+                check(&body)?;
+            }
+
+            #[test]
+            fn plausible_requests_hold_the_limits_and_round_trip(body in plausible_request()) {
+                check(&body)?;
+            }
+        }
     }
 }

@@ -69,13 +69,18 @@ impl TaskV1 {
 }
 
 /// Inline data to work on.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TaskData {
     pub format: DataFormat,
     pub content: String,
+    /// Columns to total the data by; by default, the first text column that is not a period.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_by: Vec<String>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DataFormat {
@@ -99,6 +104,7 @@ impl DataFormat {
 
 /// Where a task is in its life. `Queued` is never stored: it is what a task is while only its
 /// inbox object exists.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TaskState {
@@ -164,6 +170,10 @@ pub struct TaskStatus {
     /// task's trace; a later attempt links its own run to this span.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traceparent: Option<String>,
+    /// The plan's steps and how far each has come, written at step boundaries and with the
+    /// heartbeat; absent before the task is planned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<Progress>,
 }
 
 impl TaskStatus {
@@ -173,6 +183,47 @@ impl TaskStatus {
     }
 }
 
+/// Where a task is in its plan.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Progress {
+    /// In plan order.
+    pub steps: Vec<StepProgress>,
+    /// The steps running now (independent steps run at once).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub in_flight: Vec<String>,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepProgress {
+    pub id: String,
+    pub state: StepState,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepState {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+impl Progress {
+    /// Steps that have ended, either way.
+    pub fn done(&self) -> usize {
+        self.steps
+            .iter()
+            .filter(|step| matches!(step.state, StepState::Succeeded | StepState::Failed))
+            .count()
+    }
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TaskMetrics {
@@ -203,6 +254,7 @@ mod tests {
             data: Some(TaskData {
                 format: DataFormat::Csv,
                 content: "a,b\n1,2\n".into(),
+                group_by: vec!["a".into()],
             }),
             tools: vec!["data-processor".into()],
             metadata: BTreeMap::from([("team".into(), "finance".into())]),

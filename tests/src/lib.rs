@@ -3,7 +3,13 @@
 //!
 //! The emulator's endpoint comes from `BB_TEST_AWS_ENDPOINT`; `cargo xtask test` sets it.
 
+mod events;
+mod terminal;
+
 use std::time::{Duration, Instant};
+
+pub use events::{EventStream, StatusEvent};
+pub use terminal::{TerminalRun, run_in_terminal};
 
 use aws_config::SdkConfig;
 use bb_aws::AwsSettings;
@@ -19,6 +25,10 @@ pub mod prometheus;
 
 /// How long a test waits for something that should happen within seconds.
 pub const DEADLINE: Duration = Duration::from_secs(60);
+
+fn tenant(name: &str) -> shared::keys::Tenant {
+    shared::keys::Tenant::parse(name).expect("a valid tenant")
+}
 
 pub fn endpoint() -> String {
     std::env::var("BB_TEST_AWS_ENDPOINT").expect(
@@ -65,7 +75,31 @@ pub fn bayko_config(provisioned: &Provisioned) -> bayko::Config {
         metrics_bind: None,
         dlq_url: Some(provisioned.dead_letter_queue_url.clone()),
         queue_watch_interval: Duration::from_secs(1),
+        event_bus: None,
     }
+}
+
+/// The second tenant every test stack knows, for isolation tests.
+pub const OTHER_TENANT: &str = "globex";
+
+/// A new API key for `tenant`, and the `BROWN_API_KEYS` entry that grants it.
+pub fn new_api_key(tenant: &str) -> (String, String) {
+    let tenant = shared::keys::Tenant::parse(tenant).expect("a valid tenant");
+    let (key, entry) = brown::keys::generate(&tenant);
+    (
+        key,
+        serde_json::to_string(&entry).expect("serialisable entry"),
+    )
+}
+
+/// An HTTP client that sends `key` as its bearer token on every request.
+pub fn client_with_key(key: &str) -> reqwest::ClientBuilder {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let mut value: reqwest::header::HeaderValue =
+        format!("Bearer {key}").parse().expect("a header value");
+    value.set_sensitive(true);
+    headers.insert(reqwest::header::AUTHORIZATION, value);
+    reqwest::Client::builder().default_headers(headers)
 }
 
 /// A running Brown (in-process, port 0) and optionally a running Bayko worker.
@@ -75,7 +109,14 @@ pub struct TestStack {
     pub brown_metrics_url: String,
     /// The emulator this stack runs on.
     pub endpoint: String,
+    /// Sends the `default` tenant's key.
     pub http: reqwest::Client,
+    pub api_key: String,
+    /// Sends the [`OTHER_TENANT`]'s key.
+    pub other_http: reqwest::Client,
+    pub other_key: String,
+    /// No key: for artifact links and the open routes.
+    pub anonymous: reqwest::Client,
     pub aws: SdkConfig,
     pub s3: aws_sdk_s3::Client,
     pub sqs: aws_sdk_sqs::Client,
@@ -105,14 +146,33 @@ impl TestStack {
 
     /// Brown alone, with these AWS settings (an emulator endpoint is required).
     pub async fn spawn_brown_only_with(settings: AwsSettings) -> Self {
+        Self::spawn_brown_configured(settings, |_| {}).await
+    }
+
+    /// Brown alone, its configuration adjusted by `configure`.
+    pub async fn spawn_brown_only_configured(configure: impl FnOnce(&mut brown::Config)) -> Self {
+        Self::spawn_brown_configured(AwsSettings::emulator(endpoint()), configure).await
+    }
+
+    /// Brown alone, with these AWS settings and `configure`'s changes to its configuration.
+    pub async fn spawn_brown_configured(
+        settings: AwsSettings,
+        configure: impl FnOnce(&mut brown::Config),
+    ) -> Self {
         let endpoint = settings.endpoint_url.clone().expect("an emulator endpoint");
         let endpoint = endpoint.as_str();
         let aws = settings.load().await;
         let provisioned = provision_isolated(&aws, test_queue_settings()).await;
-        let config = brown::Config::local(
+        let mut config = brown::Config::local(
             &provisioned.names.tasks_bucket,
             &provisioned.names.artifacts_bucket,
         );
+        let (api_key, _) = new_api_key("default");
+        let (other_key, _) = new_api_key(OTHER_TENANT);
+        config.api_keys = std::mem::take(&mut config.api_keys)
+            .with_key(tenant("default"), &api_key)
+            .with_key(tenant(OTHER_TENANT), &other_key);
+        configure(&mut config);
         let app = brown::Application::build(config, &aws)
             .await
             .expect("building Brown");
@@ -134,7 +194,11 @@ impl TestStack {
             base_url,
             brown_metrics_url,
             endpoint: endpoint.to_owned(),
-            http: reqwest::Client::new(),
+            http: client_with_key(&api_key).build().expect("an HTTP client"),
+            other_http: client_with_key(&other_key).build().expect("an HTTP client"),
+            api_key,
+            other_key,
+            anonymous: reqwest::Client::new(),
             s3: bb_aws::s3(&aws),
             sqs: bb_aws::sqs(&aws),
             aws,
@@ -188,7 +252,8 @@ impl TestStack {
         self.start_worker(bayko::Worker::new(config, &self.aws));
     }
 
-    fn start_worker(&mut self, worker: bayko::Worker) {
+    /// Starts this in-process worker; it stops with the stack.
+    pub fn start_worker(&mut self, worker: bayko::Worker) {
         let shutdown = self.shutdown.clone();
         let previous = self.bayko.take();
         self.bayko = Some(tokio::spawn(async move {
@@ -279,6 +344,17 @@ impl TestStack {
         accepted["task_id"].as_str().expect("task_id").to_owned()
     }
 
+    /// Opens the task's event stream, resuming after `last_event_id` when given.
+    pub async fn events(&self, task_id: &str, last_event_id: Option<i64>) -> reqwest::Response {
+        let mut request = self
+            .http
+            .get(format!("{}/v1/tasks/{task_id}/events", self.base_url));
+        if let Some(id) = last_event_id {
+            request = request.header("Last-Event-ID", id.to_string());
+        }
+        request.send().await.expect("GET /v1/tasks/{id}/events")
+    }
+
     pub async fn status(&self, task_id: &str) -> reqwest::Response {
         self.http
             .get(format!("{}/v1/tasks/{task_id}", self.base_url))
@@ -312,7 +388,8 @@ impl TestStack {
             .and_then(|artifacts| artifacts.iter().find(|a| a["name"] == name))
             .and_then(|artifact| artifact["url"].as_str())
             .unwrap_or_else(|| panic!("no link for {name} in {status}"));
-        let response = self.http.get(url).send().await.expect("artifact GET");
+        // The link carries its own authorisation; Brown's key must not travel to storage.
+        let response = self.anonymous.get(url).send().await.expect("artifact GET");
         assert_eq!(response.status(), 200, "downloading {name}");
         response.text().await.expect("artifact body")
     }
@@ -433,6 +510,16 @@ pub fn bayko_env(endpoint: &str, provisioned: &Provisioned, name: &str) -> Vec<(
 
 impl BaykoProcess {
     pub fn spawn(endpoint: &str, provisioned: &Provisioned, extra_env: &[(&str, &str)]) -> Self {
+        Self::spawn_logging_to(endpoint, provisioned, extra_env, None)
+    }
+
+    /// A Bayko process whose stdout and stderr go to `log` (when given).
+    pub fn spawn_logging_to(
+        endpoint: &str,
+        provisioned: &Provisioned,
+        extra_env: &[(&str, &str)],
+        log: Option<&std::path::Path>,
+    ) -> Self {
         let env = bayko_env(endpoint, provisioned, "proc");
         let worker_id = env
             .iter()
@@ -443,8 +530,8 @@ impl BaykoProcess {
             .envs(env)
             .envs(extra_env.iter().copied())
             .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
+            .stdout(output(log))
+            .stderr(output(log))
             .kill_on_drop(true)
             .spawn()
             .expect("starting bayko");
@@ -558,4 +645,79 @@ pub async fn stored_status(s3: &aws_sdk_s3::Client, bucket: &str, task_id: &str)
         .ok()?;
     let bytes = object.body.collect().await.ok()?.into_bytes();
     serde_json::from_slice(&bytes).ok()
+}
+
+/// Where a child process's output goes: appended to `log`, or nowhere.
+fn output(log: Option<&std::path::Path>) -> std::process::Stdio {
+    match log {
+        Some(path) => std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .expect("opening the log file")
+            .into(),
+        None => std::process::Stdio::null(),
+    }
+}
+
+/// A real Brown process on a stack's buckets, its output in a log file.
+pub struct BrownProcess {
+    child: tokio::process::Child,
+    pub base_url: String,
+}
+
+impl BrownProcess {
+    /// Starts Brown with `env` (keys, policies, log settings) and waits until it answers.
+    pub async fn spawn(
+        endpoint: &str,
+        provisioned: &Provisioned,
+        env: &[(&str, &str)],
+        log: &std::path::Path,
+    ) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let child = tokio::process::Command::new(binary("brown"))
+            .env("AWS_ENDPOINT_URL", endpoint)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .env("BB_TASKS_BUCKET", &provisioned.names.tasks_bucket)
+            .env("BB_ARTIFACTS_BUCKET", &provisioned.names.artifacts_bucket)
+            .env("BROWN_BIND", format!("127.0.0.1:{port}"))
+            .envs(env.iter().copied())
+            .stdin(std::process::Stdio::null())
+            .stdout(output(Some(log)))
+            .stderr(output(Some(log)))
+            .kill_on_drop(true)
+            .spawn()
+            .expect("starting brown");
+        let base_url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + DEADLINE;
+        let http = reqwest::Client::new();
+        while !http
+            .get(format!("{base_url}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|response| response.status() == 200)
+        {
+            assert!(
+                Instant::now() < deadline,
+                "brown did not start; see {log:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Self { child, base_url }
+    }
+
+    /// SIGTERM, then waits for the exit.
+    pub async fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().expect("a running process has a pid");
+        signal(pid, "TERM");
+        tokio::time::timeout(DEADLINE, self.child.wait())
+            .await
+            .expect("brown exits after SIGTERM")
+            .expect("waiting for brown")
+    }
 }

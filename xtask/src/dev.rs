@@ -84,14 +84,16 @@ pub fn run(root: &Path, args: DevArgs) -> anyhow::Result<()> {
         ("BB_TASKS_BUCKET", names.tasks_bucket.as_str()),
         ("BB_ARTIFACTS_BUCKET", names.artifacts_bucket.as_str()),
     ];
+    let api_key = dev_api_key();
+    let keys = json!([{"tenant": "default", "sha256": sha256_hex(&api_key)}]).to_string();
     let brown = spawn(
         "brown",
         &bin,
         &logs,
-        aws_env
-            .iter()
-            .copied()
-            .chain([("BROWN_BIND", args.bind.as_str())]),
+        aws_env.iter().copied().chain([
+            ("BROWN_BIND", args.bind.as_str()),
+            ("BROWN_API_KEYS", keys.as_str()),
+        ]),
     )?;
     let bayko = spawn(
         "bayko",
@@ -104,8 +106,8 @@ pub fn run(root: &Path, args: DevArgs) -> anyhow::Result<()> {
     )?;
 
     let base = format!("http://{}", args.bind);
-    runtime.block_on(demo(&base, root))?;
-    print_usage(&base, &logs);
+    runtime.block_on(demo(&base, root, &api_key))?;
+    print_usage(&base, &logs, &api_key);
 
     runtime.block_on(shared::shutdown::signal());
     eprintln!("\nxtask: stopping");
@@ -132,9 +134,18 @@ fn spawn<'a>(
 }
 
 /// Submits the sample quarterly analysis and shows where it ends.
-async fn demo(base: &str, root: &Path) -> anyhow::Result<()> {
+async fn demo(base: &str, root: &Path, api_key: &str) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
     wait_until_ready(&http, base).await?;
+    // Artifact links carry their own signature; only Brown gets the key.
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {api_key}").parse()?,
+    );
+    let brown = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()?;
     let csv_path: PathBuf = root.join("examples/quarterly.csv");
     let csv = std::fs::read_to_string(&csv_path)
         .with_context(|| format!("reading {}", csv_path.display()))?;
@@ -144,7 +155,7 @@ async fn demo(base: &str, root: &Path) -> anyhow::Result<()> {
         "tools": ["data-processor"],
         "metadata": {"source": "examples/quarterly.csv"},
     });
-    let accepted: Value = http
+    let accepted: Value = brown
         .post(format!("{base}/v1/tasks"))
         .json(&body)
         .send()
@@ -160,7 +171,7 @@ async fn demo(base: &str, root: &Path) -> anyhow::Result<()> {
 
     let deadline = Instant::now() + Duration::from_secs(60);
     let status = loop {
-        let status: Value = http.get(&status_url).send().await?.json().await?;
+        let status: Value = brown.get(&status_url).send().await?.json().await?;
         let state = status["status"].as_str().unwrap_or_default().to_owned();
         if !["queued", "running"].contains(&state.as_str()) {
             break status;
@@ -210,18 +221,44 @@ async fn wait_until_ready(http: &reqwest::Client, base: &str) -> anyhow::Result<
     }
 }
 
-fn print_usage(base: &str, logs: &Path) {
+/// `BNB_DEV_API_KEY` when set, so a developer keeps one key across runs; a new one otherwise.
+fn dev_api_key() -> String {
+    std::env::var("BNB_DEV_API_KEY")
+        .ok()
+        .filter(|key| !key.is_empty())
+        .unwrap_or_else(|| {
+            use rand::RngCore;
+            let mut secret = [0u8; 32];
+            rand::rng().fill_bytes(&mut secret);
+            format!("bbk_dev_{}", hex(&secret))
+        })
+}
+
+fn sha256_hex(key: &str) -> String {
+    use sha2::Digest;
+    hex(&sha2::Sha256::digest(key.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+fn print_usage(base: &str, logs: &Path, api_key: &str) {
     println!(
         r#"
 == Bayko & Brown are running ==
 Brown:  {base}   (logs: {logs}/brown.log, Bayko: {logs}/bayko.log)
 
+API key (tenant "default"; set BNB_DEV_API_KEY to choose your own):
+  export BNB_API_KEY={api_key}
+
 Submit a task:
-  curl -s -X POST {base}/v1/tasks -H 'Content-Type: application/json' \
+  curl -s -X POST {base}/v1/tasks -H "Authorization: Bearer $BNB_API_KEY" \
+    -H 'Content-Type: application/json' \
     -d '{{"input": "Process quarterly data analysis request", "data": {{"format": "csv", "content": "quarter,region,revenue\n2025-Q1,north,100\n2025-Q2,north,120\n"}}}}'
 
 Watch it (use the task_id from the answer):
-  curl -s {base}/v1/tasks/TASK_ID
+  curl -s -H "Authorization: Bearer $BNB_API_KEY" {base}/v1/tasks/TASK_ID
 
 Press Ctrl-C to stop everything."#,
         logs = logs.display()

@@ -96,6 +96,12 @@ pub(crate) fn target_dir(root: &Path) -> anyhow::Result<PathBuf> {
 
 fn test(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let venv = Venv::ensure(root)?;
+    // schemathesis pins its own dependencies: its own environment.
+    let schemathesis = Venv::ensure_named(
+        root,
+        ".venv-schemathesis",
+        "xtask/requirements-schemathesis.txt",
+    )?;
     let target = target_dir(root)?;
     // The fault tests run the real binaries: build them before the tests need them. The whole
     // workspace with every target, so features unify exactly as in the test build that follows
@@ -126,6 +132,7 @@ fn test(root: &Path, args: &[String]) -> anyhow::Result<()> {
         .env("BB_TEST_AWS_ENDPOINT", &emulator.endpoint)
         .env("BB_TEST_MCP_PYTHON", venv.bin("python"))
         .env("BB_TEST_MOTO_SERVER", venv.bin("moto_server"))
+        .env("BB_TEST_SCHEMATHESIS", schemathesis.bin("st"))
         .env("BB_TEST_BIN_DIR", target.join("debug"))
         // The LLM tests talk to local stubs; the client still wants a key to send.
         .env("BB_TEST_ANTHROPIC_KEY", "test-key-not-a-secret")

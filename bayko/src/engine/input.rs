@@ -35,7 +35,14 @@ pub fn for_tool(
                 Some(DataFormat::Json) => "json",
                 _ => "csv",
             };
-            json!({"format": format, "content": data.map(|d| d.content.as_str()).unwrap_or_default()})
+            let mut input = json!({
+                "format": format,
+                "content": data.map(|d| d.content.as_str()).unwrap_or_default(),
+            });
+            if let Some(data) = data.filter(|d| !d.group_by.is_empty()) {
+                input["group_by"] = json!(data.group_by);
+            }
+            input
         }
         StepKind::Summarise if llm => json!({
             "system": "You are Bayko, an analyst. Write a concise report in Markdown with the \

@@ -206,6 +206,9 @@ impl Engine {
             }),
         );
 
+        control
+            .progress()
+            .planned(plan.steps.iter().map(|step| step.id.as_str()));
         let results = self.run_dag(task, &plan, log, control).await?;
 
         control.checkpoint()?;
@@ -323,6 +326,7 @@ impl Engine {
                 let Some(deps) = deps else { continue };
                 self.step_boundary(control).await?;
                 started.push(step.id.clone());
+                control.progress().started(&step.id);
                 let (engine, step, task, log, control) = (
                     self.clone(),
                     step.clone(),
@@ -347,6 +351,7 @@ impl Engine {
                 break;
             };
             let (id, result) = joined.map_err(|err| failed(format!("a step crashed: {err}")))?;
+            control.progress().finished(&id, result.is_ok());
             match result {
                 Ok(done) => {
                     results.insert(id, Ok(done));

@@ -144,8 +144,15 @@ fn analysis_checks(output: &Value) -> Vec<Check> {
     ));
     if let Some(groups) = output["group_by"]["groups"].as_object() {
         let column = output["group_by"]["column"].as_str().unwrap_or_default();
+        // A grouping column is a label, not totalled.
+        let is_key = |name: &str| {
+            output["group_by"]["columns"]
+                .as_array()
+                .is_some_and(|keys| keys.iter().any(|key| key == name))
+        };
         let mismatched: Vec<&String> = numeric
             .iter()
+            .filter(|(name, _)| !is_key(name))
             .filter(|(name, stats)| {
                 let sum = stats["sum"].as_f64().unwrap_or(f64::NAN);
                 let grouped: f64 = groups

@@ -165,6 +165,7 @@ fn task(tools: &[&str]) -> TaskV1 {
             content:
                 "quarter,region,revenue\n2025-Q1,north,100\n2025-Q2,north,120\n2025-Q3,south,90\n"
                     .into(),
+            group_by: Vec::new(),
         }),
         tools: tools.iter().map(|t| (*t).to_owned()).collect(),
         metadata: Default::default(),
@@ -424,6 +425,7 @@ async fn a_required_step_failing_fails_the_task_with_its_reason() {
     bad.data = Some(TaskData {
         format: DataFormat::Csv,
         content: "a,b\n1,2,3\n".into(),
+        group_by: Vec::new(),
     });
     let (result, log) = run(&engine, &bad).await;
     let Err(EngineError::Failed(failure)) = result else {
@@ -445,6 +447,7 @@ async fn pii_is_redacted_from_the_artifacts() {
     leaky.data = Some(TaskData {
         format: DataFormat::Text,
         content: "Call me at +44 20 7946 0958. The quarter went well and revenue grew.".into(),
+        group_by: Vec::new(),
     });
     let (result, _) = run(&engine, &leaky).await;
     let outcome = result.unwrap();
@@ -462,6 +465,7 @@ fn router_explains_its_choices() {
     text_task.data = Some(TaskData {
         format: DataFormat::Text,
         content: "Some text.".into(),
+        group_by: Vec::new(),
     });
     let plan = super::plan::plan(&text_task, &registry).unwrap();
     let ids: Vec<&str> = plan.steps.iter().map(|s| s.id.as_str()).collect();

@@ -37,7 +37,8 @@ impl Default for DataProcessor {
             spec: ToolSpec {
                 name: DATA_PROCESSOR.into(),
                 description: "Per-column statistics (count, nulls, sum, mean, min, max, stddev, \
-                              median, p90), totals grouped by the first text column, and \
+                              median, p90), totals grouped by the named columns (else the \
+                              first text column that is not a period), and \
                               period-over-period change of CSV or JSON records"
                     .into(),
                 input_schema: json!({
@@ -45,6 +46,7 @@ impl Default for DataProcessor {
                     "properties": {
                         "format": {"enum": ["csv", "json"]},
                         "content": {"type": "string"},
+                        "group_by": {"type": "array", "items": {"type": "string"}},
                     },
                     "required": ["format", "content"],
                 }),
@@ -68,8 +70,14 @@ impl Tool for DataProcessor {
             other => return Err(ToolError::terminal(format!("unsupported format {other:?}"))),
         };
         let content = string_field(&input, "content")?.to_owned();
+        let group_by: Vec<String> = match input.get("group_by") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(value) => serde_json::from_value(value.clone()).map_err(|_| {
+                ToolError::terminal("group_by must be an array of column names".to_owned())
+            })?,
+        };
         blocking(move || {
-            let analysis = data::analyse(format, &content)
+            let analysis = data::analyse(format, &content, &group_by)
                 .map_err(|err| ToolError::terminal(err.to_string()))?;
             to_json(analysis)
         })

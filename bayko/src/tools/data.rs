@@ -2,9 +2,10 @@
 //! with a task such as a quarterly data analysis.
 //!
 //! [`analyse`] infers a type for every column, computes descriptive
-//! statistics for the numeric ones, totals them per group of the first text
-//! column and, when a period column (quarters, months, dates, years) is
-//! found, reports period-over-period changes. Pure logic: no I/O, no async.
+//! statistics for the numeric ones, totals them per group (of the columns the
+//! task names, else of the first text column that is not a period) and, when a
+//! period column (quarters, months, dates, years) is found, reports
+//! period-over-period changes. Pure logic: no I/O, no async.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -12,10 +13,16 @@ use std::fmt;
 use serde::Serialize;
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
+use shared::{
+    content::{self, ContentError, Problem},
+    limits::DataLimits,
+    task::DataFormat,
+};
 
 /// Most columns a table may have; wider input is rejected rather than
-/// producing an unreadable report.
-pub const MAX_COLUMNS: usize = 256;
+/// producing an unreadable report. The shared limit, so Brown has rejected
+/// such a table already.
+pub const MAX_COLUMNS: usize = DataLimits::DEFAULT.max_columns;
 
 /// Cell texts (after trimming) that mean "no value".
 const NULL_TOKENS: [&str; 6] = ["", "NA", "N/A", "null", "NULL", "-"];
@@ -90,6 +97,13 @@ pub enum DataError {
     /// The JSON objects have no keys at all.
     #[error("the JSON objects have no keys, so there are no columns to analyse")]
     NoColumns,
+    /// The task asked to group by a column the data does not have.
+    #[error("cannot group by {name:?}: the data has no such column (its columns: {columns})")]
+    UnknownGroupColumn { name: String, columns: String },
+    /// Over the shared limits on task data (rows, cell length, nesting), or
+    /// not text: the shared parser's verdict, the same as Brown's.
+    #[error("{0}")]
+    Content(#[from] ContentError),
     /// More than [`MAX_COLUMNS`] columns; `name` is the first one too many.
     #[error("there are more than {limit} columns; column {name:?} is the first over the limit")]
     TooManyColumns { limit: usize, name: String },
@@ -110,7 +124,8 @@ pub struct Analysis {
     pub columns: Vec<Column>,
     /// Statistics of the numeric columns, keyed by column name.
     pub numeric: BTreeMap<String, NumericStats>,
-    /// Totals per value of the first text column; `None` without one.
+    /// Totals per group; `None` when no column was named and no text column
+    /// other than a period exists.
     pub group_by: Option<GroupTotals>,
     /// Totals and changes per period; `None` without a period column.
     pub periods: Option<PeriodChanges>,
@@ -150,12 +165,15 @@ pub struct NumericStats {
     pub p90: f64,
 }
 
-/// Numeric totals per distinct value of the grouping column.
+/// Numeric totals per distinct value of the grouping columns.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct GroupTotals {
-    /// The grouping column: the first text column.
+    /// The grouping columns' names, joined by `", "` (one name unless the task
+    /// named several).
     pub column: String,
-    /// Keyed by cell value; null cells are grouped under `"(missing)"`.
+    pub columns: Vec<String>,
+    /// Keyed by cell value (the values joined by `" / "` for several columns);
+    /// null cells count as `"(missing)"`.
     pub groups: BTreeMap<String, Group>,
 }
 
@@ -205,15 +223,22 @@ impl Change {
     }
 }
 
-/// Parses `content` as `format` and analyses the resulting table.
+/// Parses `content` as `format` and analyses the resulting table, grouping
+/// totals by the `group_by` columns (by the first text column that is not a
+/// period when it is empty).
 ///
 /// A leading byte-order mark is ignored. Errors describe malformed input
 /// (see [`DataError`]); the function never panics.
-pub fn analyse(format: TabularFormat, content: &str) -> Result<Analysis, DataError> {
+pub fn analyse(
+    format: TabularFormat,
+    content: &str,
+    group_by: &[String],
+) -> Result<Analysis, DataError> {
     let content = content.strip_prefix('\u{feff}').unwrap_or(content);
     if content.trim().is_empty() {
         return Err(DataError::Empty);
     }
+    within_shared_limits(format, content)?;
     let table = match format {
         TabularFormat::Csv => read_csv(content)?,
         TabularFormat::Json => read_json(content)?,
@@ -230,9 +255,34 @@ pub fn analyse(format: TabularFormat, content: &str) -> Result<Analysis, DataErr
         rows,
         columns: columns.iter().map(TypedColumn::summary).collect(),
         numeric: numeric_stats(&columns),
-        group_by: group_totals(&columns),
+        group_by: group_totals(&columns, group_by)?,
         periods: period_changes(&columns),
     })
+}
+
+/// Applies the shared parser's limits. Syntax errors are left to the readers
+/// below, whose messages say more about tables (empty names, repeated keys,
+/// the first column over the limit).
+fn within_shared_limits(format: TabularFormat, content: &str) -> Result<(), DataError> {
+    let format = match format {
+        TabularFormat::Csv => DataFormat::Csv,
+        TabularFormat::Json => DataFormat::Json,
+    };
+    match content::check(format, content, &DataLimits::DEFAULT) {
+        Err(err)
+            if !matches!(
+                err.problem,
+                Problem::Csv(_)
+                    | Problem::Json(_)
+                    | Problem::NoHeader
+                    | Problem::RaggedRecord { .. }
+                    | Problem::TooManyColumns { .. }
+            ) =>
+        {
+            Err(err.into())
+        }
+        _ => Ok(()),
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -686,25 +736,72 @@ fn add_row(totals: &mut BTreeMap<String, f64>, numeric: &[NumericColumn<'_>], ro
     }
 }
 
-fn group_totals(columns: &[TypedColumn]) -> Option<GroupTotals> {
-    let key_column = columns
+/// The columns to group by: those named (each must exist), else the first
+/// text column that is not a period — grouping `quarter,region,revenue` by
+/// quarter would only repeat the per-period totals.
+fn grouping_columns<'a>(
+    columns: &'a [TypedColumn],
+    named: &[String],
+) -> Result<Vec<&'a TypedColumn>, DataError> {
+    if named.is_empty() {
+        let first_text = columns
+            .iter()
+            .find(|column| column.kind() == ColumnKind::Text && period_keys(column).is_none());
+        return Ok(first_text.into_iter().collect());
+    }
+    named
         .iter()
-        .find(|column| column.kind() == ColumnKind::Text)?;
-    let numeric: Vec<NumericColumn<'_>> = columns.iter().filter_map(TypedColumn::numeric).collect();
+        .map(|name| {
+            columns
+                .iter()
+                .find(|column| column.name == *name)
+                .ok_or_else(|| DataError::UnknownGroupColumn {
+                    name: name.clone(),
+                    columns: columns
+                        .iter()
+                        .map(|column| column.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })
+        })
+        .collect()
+}
+
+fn group_totals(
+    columns: &[TypedColumn],
+    named: &[String],
+) -> Result<Option<GroupTotals>, DataError> {
+    let keys = grouping_columns(columns, named)?;
+    if keys.is_empty() {
+        return Ok(None);
+    }
+    // A grouping column is a label, not a quantity: it is not totalled.
+    let numeric: Vec<NumericColumn<'_>> = columns
+        .iter()
+        .filter(|column| !keys.iter().any(|key| key.name == column.name))
+        .filter_map(TypedColumn::numeric)
+        .collect();
     let mut groups: BTreeMap<String, Group> = BTreeMap::new();
-    for (row, key) in key_column.cells.iter().enumerate() {
-        let key = key.as_deref().unwrap_or(MISSING_GROUP);
-        let group = groups.entry(key.to_owned()).or_insert_with(|| Group {
+    let rows = keys.first().map_or(0, |key| key.cells.len());
+    for row in 0..rows {
+        let key = keys
+            .iter()
+            .map(|column| column.cells[row].as_deref().unwrap_or(MISSING_GROUP))
+            .collect::<Vec<_>>()
+            .join(" / ");
+        let group = groups.entry(key).or_insert_with(|| Group {
             rows: 0,
             totals: zero_totals(&numeric),
         });
         group.rows += 1;
         add_row(&mut group.totals, &numeric, row);
     }
-    Some(GroupTotals {
-        column: key_column.name.clone(),
+    let names: Vec<String> = keys.iter().map(|column| column.name.clone()).collect();
+    Ok(Some(GroupTotals {
+        column: names.join(", "),
+        columns: names,
         groups,
-    })
+    }))
 }
 
 fn period_changes(columns: &[TypedColumn]) -> Option<PeriodChanges> {
@@ -922,28 +1019,28 @@ mod tests {
     }
 
     fn csv(content: &str) -> Analysis {
-        match analyse(TabularFormat::Csv, content) {
+        match analyse(TabularFormat::Csv, content, &[]) {
             Ok(analysis) => analysis,
             Err(error) => panic!("CSV should be accepted: {error}"),
         }
     }
 
     fn json(content: &str) -> Analysis {
-        match analyse(TabularFormat::Json, content) {
+        match analyse(TabularFormat::Json, content, &[]) {
             Ok(analysis) => analysis,
             Err(error) => panic!("JSON should be accepted: {error}"),
         }
     }
 
     fn csv_error(content: &str) -> DataError {
-        match analyse(TabularFormat::Csv, content) {
+        match analyse(TabularFormat::Csv, content, &[]) {
             Ok(analysis) => panic!("CSV should be rejected, got {analysis:?}"),
             Err(error) => error,
         }
     }
 
     fn json_error(content: &str) -> DataError {
-        match analyse(TabularFormat::Json, content) {
+        match analyse(TabularFormat::Json, content, &[]) {
             Ok(analysis) => panic!("JSON should be rejected, got {analysis:?}"),
             Err(error) => error,
         }
@@ -1067,12 +1164,29 @@ mod tests {
     }
 
     #[test]
-    fn quarterly_csv_groups_by_first_text_column() {
+    fn quarterly_csv_groups_by_the_first_text_column_that_is_not_a_period() {
         let analysis = csv(QUARTERLY_CSV);
         let group_by = analysis.group_by.as_ref();
-        assert_eq!(group_by.map(|g| g.column.as_str()), Some("quarter"));
-        assert_eq!(group_by.map(|g| g.groups.len()), Some(4));
-        // (quarter, rows, revenue, units) summed by hand from the table.
+        assert_eq!(group_by.map(|g| g.column.as_str()), Some("region"));
+        assert_eq!(group_by.map(|g| g.groups.len()), Some(2));
+        // (region, revenue, units) summed by hand from the table.
+        for (key, revenue, units) in [("North", 630.0, 48.0), ("South", 410.0, 31.0)] {
+            let group = group(&analysis, key);
+            assert_eq!(group.rows, 4, "{key}");
+            assert_close(total(&group.totals, "revenue"), revenue);
+            assert_close(total(&group.totals, "units"), units);
+        }
+    }
+
+    #[test]
+    fn a_task_names_its_grouping_columns() {
+        let by = |names: &[&str]| {
+            let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+            analyse(TabularFormat::Csv, QUARTERLY_CSV, &names)
+        };
+        // By quarter, when asked: (quarter, revenue, units) summed by hand.
+        let analysis = by(&["quarter"]).unwrap();
+        assert_eq!(analysis.group_by.as_ref().unwrap().columns, ["quarter"]);
         for (key, revenue, units) in [
             ("2024-Q1", 200.0, 16.0),
             ("2024-Q2", 240.0, 20.0),
@@ -1084,6 +1198,31 @@ mod tests {
             assert_close(total(&group.totals, "revenue"), revenue);
             assert_close(total(&group.totals, "units"), units);
         }
+        // By two columns: one group per pair, and a numeric key column is not totalled.
+        let analysis = by(&["region", "quarter"]).unwrap();
+        let group_by = analysis.group_by.as_ref().unwrap();
+        assert_eq!(group_by.column, "region, quarter");
+        assert_eq!(group_by.groups.len(), 8);
+        assert_close(
+            total(&group(&analysis, "South / 2024-Q4").totals, "revenue"),
+            130.0,
+        );
+        let analysis = by(&["units"]).unwrap();
+        assert!(!group(&analysis, "10").totals.contains_key("units"));
+        // A column the data does not have fails with the columns it does have.
+        let err = by(&["country"]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot group by \"country\": the data has no such column \
+             (its columns: quarter, region, revenue, units)"
+        );
+    }
+
+    #[test]
+    fn periods_alone_give_no_groups() {
+        let analysis = csv("quarter,revenue\n2024-Q1,1\n2024-Q2,2\n");
+        assert!(analysis.group_by.is_none());
+        assert_eq!(analysis.periods.as_ref().map(|p| p.periods.len()), Some(2));
     }
 
     #[test]

@@ -81,6 +81,7 @@ mod tests {
             metrics: None,
             artifacts: Vec::new(),
             traceparent: None,
+            progress: None,
         }
     }
 

@@ -29,6 +29,7 @@ use crate::{
     backoff,
     claim::{StatusStore, Versioned},
     clock::Clock,
+    completion::Notifier,
     config::Config,
     control::{CancelProbe, StopReason, TaskControl},
     engine::Registry,
@@ -69,6 +70,7 @@ pub struct Worker {
     artifacts: ArtifactStore,
     metrics: Arc<Metrics>,
     health: Health,
+    notifier: Option<Notifier>,
     clock: Clock,
 }
 
@@ -79,6 +81,8 @@ pub struct Seams {
     pub tasks: Arc<dyn ObjectStore>,
     pub artifacts: Arc<dyn ObjectStore>,
     pub clock: Clock,
+    /// Where `Task Finished` events go; none publishes nothing.
+    pub events: Option<Notifier>,
 }
 
 impl Seams {
@@ -96,6 +100,7 @@ impl Seams {
             )),
             artifacts: Arc::new(bb_aws::S3Store::new(s3, config.artifacts_bucket.clone())),
             clock: Clock::System,
+            events: config.event_bus.clone().map(|bus| Notifier::new(aws, bus)),
         }
     }
 }
@@ -131,6 +136,7 @@ impl Worker {
             inbox: Inbox::new(seams.tasks.clone()),
             statuses: StatusStore::new(seams.tasks.clone()),
             artifacts: ArtifactStore::new(seams.artifacts),
+            notifier: seams.events,
             queue: seams.queue,
             tasks: seams.tasks,
             clock: seams.clock,
@@ -148,6 +154,11 @@ impl Worker {
     /// Whether this worker receives from its queue, for `/readyz`.
     pub fn health(&self) -> Health {
         self.health.clone()
+    }
+
+    /// `Task Finished` events that could not be published, since the worker started.
+    pub fn completion_failures(&self) -> u64 {
+        self.notifier.as_ref().map_or(0, Notifier::failures)
     }
 
     /// Receives and processes until `shutdown` is cancelled; then stops receiving, gives the
@@ -509,9 +520,16 @@ impl Worker {
                 .in_current_span(),
         );
         let outcome = self.engine.run(&task, &mut log, &control).await;
-        heartbeat.abort();
+        // The heartbeat writes the status only while it holds `held`: stopping it with the lock
+        // in hand never cuts a write short (a write that landed unseen would make our final
+        // commit look like a lost lease).
+        let mut held = {
+            let held = held.lock().await;
+            heartbeat.abort();
+            held.clone()
+        };
         let _ = heartbeat.await;
-        let held = held.lock().await.clone();
+        held.status.progress = control.progress().snapshot();
         let elapsed_ms = started.elapsed().as_millis() as u64;
 
         let outcome = match outcome {
@@ -555,14 +573,29 @@ impl Worker {
         let mut ticks = tokio::time::interval(self.config.heartbeat);
         ticks.tick().await;
         loop {
-            ticks.tick().await;
+            // Progress is written soon after a step starts or ends, and again with each beat.
+            let beat = tokio::select! {
+                _ = ticks.tick() => true,
+                () = control.progress().changed() => {
+                    // Steps often start and end together: one write for the lot, and none
+                    // at all when the task ends meanwhile (its final status carries it).
+                    tokio::time::sleep(PROGRESS_SETTLE.min(self.config.heartbeat / 2)).await;
+                    false
+                }
+            };
             {
                 let mut held = held.lock().await;
-                let renewed = self
-                    .statuses
-                    .renew(&key, &held, self.config.lease, self.clock.now())
-                    .await;
-                match renewed {
+                held.status.progress = control.progress().snapshot();
+                let now = self.clock.now();
+                let written = match beat {
+                    true => {
+                        self.statuses
+                            .renew(&key, &held, self.config.lease, now)
+                            .await
+                    }
+                    false => self.statuses.touch(&key, &held, now).await,
+                };
+                match written {
                     Ok(renewed) => *held = renewed,
                     Err(err) if err.is_conflict() => {
                         control.stop(StopReason::LostLease);
@@ -570,6 +603,9 @@ impl Worker {
                     }
                     Err(err) => tracing::warn!(error = %err, "could not renew the lease"),
                 }
+            }
+            if !beat {
+                continue;
             }
             // After the lease: a redelivery must find the lease already over, or it would
             // only be put back again, spending one of the message's receives.
@@ -650,12 +686,13 @@ impl Worker {
             .instrument(commit_span(outcome.state))
             .await;
         match committed {
-            Ok(_) => {
+            Ok(written) => {
                 tracing::Span::current()
                     .record("task.status", tracing::field::debug(outcome.state));
                 self.metrics
                     .task_finished(outcome.state, Duration::from_millis(elapsed_ms));
                 tracing::info!(status = ?outcome.state, elapsed_ms, "task finished");
+                self.announce(&written.status).await;
                 Ok(Disposition::Delete)
             }
             Err(err) if err.is_conflict() => {
@@ -693,6 +730,7 @@ impl Worker {
             artifacts: Vec::new(),
             // The last run's trace, if there was one: this ending had no run of its own.
             traceparent: previous.and_then(|held| held.status.traceparent.clone()),
+            progress: None,
         };
         self.finish_unclaimed(key, previous, status).await
     }
@@ -710,9 +748,10 @@ impl Worker {
             .instrument(commit_span(state))
             .await;
         match committed {
-            Ok(_) => {
+            Ok(written) => {
                 self.metrics.task_ended_unclaimed(state);
                 tracing::info!(status = ?state, "task finished without running");
+                self.announce(&written.status).await;
                 Ok(Disposition::Delete)
             }
             // Someone else moved the task on: look again on the next delivery.
@@ -721,6 +760,13 @@ impl Worker {
                 ReleaseReason::Conflict,
             )),
             Err(err) => Err(err),
+        }
+    }
+
+    /// Tells the event bus, when one is configured, that a task reached its final state.
+    async fn announce(&self, status: &TaskStatus) {
+        if let Some(notifier) = &self.notifier {
+            notifier.task_finished(status).await;
         }
     }
 
@@ -744,6 +790,10 @@ const CANCELLED: &str = "cancelled at the client's request";
 fn commit_span(state: TaskState) -> tracing::Span {
     tracing::info_span!("commit", otel.name = "commit status", task.status = ?state)
 }
+
+/// How long progress changes are gathered before one status write carries them: at most one
+/// progress write a second per task, so progress does not multiply the status writes.
+const PROGRESS_SETTLE: Duration = Duration::from_secs(1);
 
 fn json_artifact(name: &'static str, value: &impl serde::Serialize) -> Artifact {
     Artifact {

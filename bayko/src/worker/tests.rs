@@ -36,6 +36,7 @@ fn config() -> Config {
         metrics_bind: None,
         dlq_url: None,
         queue_watch_interval: Duration::from_secs(15),
+        event_bus: None,
     }
 }
 
@@ -72,6 +73,7 @@ impl Harness {
             tasks: self.tasks.clone(),
             artifacts: self.artifacts.clone(),
             clock: self.clock,
+            events: None,
         };
         Worker::with_seams(config, Arc::new(Registry::builtin()), seams)
     }
@@ -140,6 +142,7 @@ impl Harness {
             metrics: None,
             artifacts: Vec::new(),
             traceparent: None,
+            progress: None,
         };
         let body = serde_json::to_vec(&StatusDocument::V1(status)).unwrap();
         self.tasks
@@ -298,6 +301,7 @@ async fn a_task_failing_transiently_is_given_up_after_the_retry_budget() {
         tasks: Arc::new(InboxDown(stack.tasks.clone())),
         artifacts: stack.artifacts.clone(),
         clock: stack.clock,
+        events: None,
     };
     let worker = Worker::with_seams(config(), Arc::new(Registry::builtin()), seams);
     let status = stack.until_final(&worker, &key).await;

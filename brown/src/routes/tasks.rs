@@ -11,19 +11,22 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use shared::{
     keys::{TaskKey, Tenant},
-    task::{TaskDocument, TaskMetrics, TaskState, TaskStatus, TaskV1},
+    task::{Progress, TaskDocument, TaskMetrics, TaskState, TaskStatus, TaskV1},
 };
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::{
     app::AppState,
     auth::CallerTenant,
-    error::ApiError,
+    error::{ApiError, Problem},
+    openapi::TaskRequestBody,
+    policy::{self, PolicyFinding},
     store::Stored,
     validate::{self, JsonBody},
 };
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Accepted {
     pub task_id: Uuid,
     pub status: TaskState,
@@ -31,12 +34,38 @@ pub struct Accepted {
     /// The W3C trace id the task's spans share, in Brown and in Bayko.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trace_id: Option<String>,
+    /// What the tenant's content policy flagged (and let through); absent when nothing.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<PolicyFinding>,
 }
 
 /// Namespace of task ids derived from idempotency keys.
 const IDEMPOTENCY_NAMESPACE: Uuid = Uuid::from_u128(0x6b1f_3c2e_8d4a_4e7b_9a05_2c1d_7e3f_b8a6);
 
 /// Validates the request, writes the task to the inbox and answers 202 once S3 has it.
+#[utoipa::path(
+    post,
+    path = "/v1/tasks",
+    tag = "tasks",
+    request_body(content = TaskRequestBody, content_type = "application/json"),
+    params(
+        ("Idempotency-Key" = Option<String>, Header,
+         description = "Makes retries safe: the same key and body find the same task.")
+    ),
+    responses(
+        (status = 202, description = "Accepted and stored; it waits for a worker.", body = Accepted,
+         headers(("Location" = String, description = "The task's status URL"))),
+        (status = 200, description = "An idempotent retry: the task its first attempt created.", body = StatusView),
+        (status = 400, description = "Malformed JSON or Idempotency-Key", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over the limit", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, invalid data, content policy, or a reused Idempotency-Key", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable, overloaded, or timed out", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []))
+)]
 ///
 /// With an `Idempotency-Key` the task id is derived from the tenant and the key, so a retry
 /// finds the task its first attempt created: the same request answers 200 with the task's
@@ -49,6 +78,12 @@ pub async fn submit(
 ) -> Result<Response, ApiError> {
     let idempotency_key = idempotency_key(&headers)?;
     let request = validate::task_request(&body).map_err(ApiError::Validation)?;
+    validate::semantics(&request).map_err(ApiError::InvalidData)?;
+    let verdict = policy::review(state.config.policies.for_tenant(&tenant), &request);
+    if !verdict.rejected.is_empty() {
+        tracing::info!(%tenant, findings = ?kinds(&verdict.rejected), "rejected by content policy");
+        return Err(ApiError::ContentPolicy(verdict.rejected));
+    }
     let task_id = match &idempotency_key {
         Some(key) => Uuid::new_v5(
             &IDEMPOTENCY_NAMESPACE,
@@ -91,7 +126,7 @@ pub async fn submit(
             _ => Err(ApiError::IdempotencyKeyReused(task_id)),
         };
     }
-    tracing::info!(%task_id, %tenant, "task accepted");
+    tracing::info!(%task_id, %tenant, flags = ?kinds(&verdict.flagged), "task accepted");
 
     let status_url = format!("/v1/tasks/{task_id}");
     let accepted = Accepted {
@@ -99,6 +134,7 @@ pub async fn submit(
         status: TaskState::Queued,
         status_url: status_url.clone(),
         trace_id: shared::telemetry::trace_id(&tracing::Span::current()),
+        flags: verdict.flagged,
     };
     Ok((
         StatusCode::ACCEPTED,
@@ -108,9 +144,14 @@ pub async fn submit(
         .into_response())
 }
 
+/// What a log line may say about findings: their kinds, never their text.
+fn kinds(findings: &[PolicyFinding]) -> Vec<&'static str> {
+    findings.iter().map(|finding| finding.kind).collect()
+}
+
 /// The status document as clients see it: the stored status, with download links instead of
 /// bucket keys.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct StatusView {
     pub task_id: Uuid,
     pub status: TaskState,
@@ -132,9 +173,12 @@ pub struct StatusView {
     /// through Brown.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trace_id: Option<String>,
+    /// The plan's steps and their states, once Bayko has planned the task.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub progress: Option<Progress>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ArtifactLink {
     pub name: String,
     pub size: u64,
@@ -142,6 +186,20 @@ pub struct ArtifactLink {
     pub expires_at: DateTime<Utc>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/tasks/{task_id}",
+    tag = "tasks",
+    params(("task_id" = Uuid, Path, description = "The id the submission answered")),
+    responses(
+        (status = 200, description = "The task's status, with links to its artifacts once finished", body = StatusView),
+        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such task for this tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable, overloaded, or timed out", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []))
+)]
 pub async fn status(
     State(state): State<AppState>,
     CallerTenant(tenant): CallerTenant,
@@ -154,6 +212,21 @@ pub async fn status(
 /// `DELETE /v1/tasks/{id}`: asks Bayko to stop the task. Answers 202 with the task's current
 /// status; the task ends `cancelled` once Bayko sees the request (between steps, or before it
 /// starts). A finished task cannot be cancelled: 409.
+#[utoipa::path(
+    delete,
+    path = "/v1/tasks/{task_id}",
+    tag = "tasks",
+    params(("task_id" = Uuid, Path, description = "The id the submission answered")),
+    responses(
+        (status = 202, description = "Cancellation requested; the task's current status", body = StatusView),
+        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such task for this tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The task has finished", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable, overloaded, or timed out", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []))
+)]
 pub async fn cancel(
     State(state): State<AppState>,
     CallerTenant(tenant): CallerTenant,
@@ -162,12 +235,11 @@ pub async fn cancel(
     let key = task_key(tenant, &task_id)?;
     let view = view(&state, &key).await?;
     if view.status.is_final() {
-        let state_name = match view.status {
-            TaskState::Succeeded => "succeeded",
-            TaskState::Degraded => "degraded",
-            TaskState::Failed => "failed",
-            _ => "cancelled",
-        };
+        // The state's name as the API spells it everywhere: serde's.
+        let state_name = serde_json::to_value(view.status)
+            .ok()
+            .and_then(|name| name.as_str().map(str::to_owned))
+            .unwrap_or_default();
         return Err(ApiError::AlreadyFinished(key.task_id, state_name));
     }
     state.store.request_cancel(&key).await?;
@@ -176,7 +248,7 @@ pub async fn cancel(
 }
 
 /// A malformed id names no task: the same answer as an unknown one.
-fn task_key(tenant: Tenant, task_id: &str) -> Result<TaskKey, ApiError> {
+pub(crate) fn task_key(tenant: Tenant, task_id: &str) -> Result<TaskKey, ApiError> {
     let id = Uuid::parse_str(task_id).map_err(|_| ApiError::TaskNotFound(task_id.to_owned()))?;
     Ok(TaskKey::new(tenant, id))
 }
@@ -196,7 +268,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     Ok(Some(key.to_owned()))
 }
 
-async fn view(state: &AppState, key: &TaskKey) -> Result<StatusView, ApiError> {
+pub(crate) async fn view(state: &AppState, key: &TaskKey) -> Result<StatusView, ApiError> {
     let id = key.task_id;
     let view = match state.store.task(key).await? {
         Stored::Missing => return Err(ApiError::TaskNotFound(id.to_string())),
@@ -212,20 +284,31 @@ async fn view(state: &AppState, key: &TaskKey) -> Result<StatusView, ApiError> {
             metrics: None,
             artifacts: Vec::new(),
             trace_id: None,
+            progress: None,
         },
-        Stored::Status(status) => with_links(state, *status).await?,
+        Stored::Status(status) => with_links(state, key, *status).await?,
     };
     Ok(view)
 }
 
-async fn with_links(state: &AppState, status: TaskStatus) -> Result<StatusView, ApiError> {
+pub(crate) async fn with_links(
+    state: &AppState,
+    key: &TaskKey,
+    status: TaskStatus,
+) -> Result<StatusView, ApiError> {
     let ttl = state.config.link_ttl;
     let expires_at = Utc::now() + ttl;
     let trace_id = status.trace_id().map(str::to_owned);
     let mut artifacts = Vec::with_capacity(status.artifacts.len());
     for artifact in status.artifacts {
+        // The object is the task's own artifact of that name, wherever the document points.
+        if !is_artifact_name(&artifact.name) {
+            tracing::warn!(task_id = %key.task_id, "status lists an artifact with an unsafe name");
+            continue;
+        }
+        let object = key.artifact(&artifact.name);
         artifacts.push(ArtifactLink {
-            url: state.store.artifact_link(&artifact.key, ttl).await?,
+            url: state.links.link(&object, ttl).await?,
             name: artifact.name,
             size: artifact.size,
             expires_at,
@@ -243,5 +326,15 @@ async fn with_links(state: &AppState, status: TaskStatus) -> Result<StatusView, 
         error: status.error,
         metrics: status.metrics,
         artifacts,
+        progress: status.progress,
     })
+}
+
+/// One path segment of plain characters: a name cannot climb out of the task's prefix.
+fn is_artifact_name(name: &str) -> bool {
+    (1..=128).contains(&name.len())
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }

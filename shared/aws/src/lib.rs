@@ -15,7 +15,7 @@ pub use client::sqs;
 pub use client::{AwsSettings, s3};
 pub use failure::{AwsError, is_transient};
 pub use objects::{
-    MemoryStore, Object, ObjectMeta, ObjectStore, Payload, PutMode, S3Store, Written,
+    Fresh, MemoryStore, Object, ObjectMeta, ObjectStore, Payload, PutMode, S3Store, Written,
 };
 #[cfg(feature = "sqs")]
 pub use queue::{MemoryQueue, Message, SqsQueue, WorkQueue};

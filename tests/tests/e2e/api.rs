@@ -189,6 +189,7 @@ async fn health_and_readiness() {
     // Without its bucket Brown is alive but not ready.
     let aws = bb_tests::aws().await;
     let mut config = brown::Config::local("no-such-bucket-bb", "no-such-bucket-bb");
+    // Readiness needs no key.
     config.request_timeout = std::time::Duration::from_secs(5);
     let app = brown::Application::build(config, &aws).await.unwrap();
     let base = format!("http://{}", app.local_addr());

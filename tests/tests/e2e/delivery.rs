@@ -92,13 +92,21 @@ async fn duplicate_deliveries_to_two_workers_give_one_result() {
     let writes = writes_per_key(&stack.s3, stack.artifacts_bucket(), "default/").await;
     assert_eq!(writes.len(), 3, "{writes:?}");
     assert!(writes.values().all(|count| *count == 1), "{writes:?}");
-    // Claim and commit: the status was written exactly twice.
-    let status_writes = writes_per_key(&stack.s3, stack.tasks_bucket(), "status/").await;
-    assert_eq!(
-        status_writes.values().copied().collect::<Vec<_>>(),
-        [2],
-        "{status_writes:?}"
+    // One worker claimed it, once: every version of the status (the claim, progress and lease
+    // renewals, the commit) is that worker's first attempt, and exactly one is final.
+    let versions = status_versions(&stack, &task_id).await;
+    assert!(versions.len() >= 2, "{versions:?}");
+    assert!(
+        versions
+            .iter()
+            .all(|v| v["attempt"] == 1 && v["worker"] == versions[0]["worker"]),
+        "{versions:?}"
     );
+    let finals = versions
+        .iter()
+        .filter(|v| v["status"] == "succeeded")
+        .count();
+    assert_eq!(finals, 1, "{versions:?}");
     assert_eq!(
         stack
             .queue_depth(&stack.provisioned.dead_letter_queue_url)
@@ -263,4 +271,32 @@ async fn a_task_that_keeps_losing_its_worker_is_failed_with_the_reason() {
         0
     );
     stack.stop().await;
+}
+
+/// Every version of a task's status document (versioning must be on).
+async fn status_versions(stack: &TestStack, task_id: &str) -> Vec<Value> {
+    let key = format!("status/default/{task_id}.json");
+    let listed = stack
+        .s3
+        .list_object_versions()
+        .bucket(stack.tasks_bucket())
+        .prefix(&key)
+        .send()
+        .await
+        .expect("listing versions");
+    let mut versions = Vec::new();
+    for version in listed.versions.unwrap_or_default() {
+        let object = stack
+            .s3
+            .get_object()
+            .bucket(stack.tasks_bucket())
+            .key(&key)
+            .set_version_id(version.version_id)
+            .send()
+            .await
+            .expect("reading a version");
+        let bytes = object.body.collect().await.expect("a body").into_bytes();
+        versions.push(serde_json::from_slice(&bytes).expect("a status document"));
+    }
+    versions
 }

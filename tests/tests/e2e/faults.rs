@@ -210,7 +210,7 @@ async fn frozen_emulator_under_load_loses_nothing() {
     stack.start_bayko_with(config);
     count_writes_from_now_on(&stack.s3, stack.artifacts_bucket()).await;
 
-    let http = reqwest::Client::builder()
+    let http = bb_tests::client_with_key(&stack.api_key)
         .timeout(Duration::from_secs(40))
         .build()
         .unwrap();

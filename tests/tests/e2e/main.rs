@@ -1,8 +1,12 @@
 //! One integration binary: every end-to-end test, against the real emulator.
 
 mod api;
+mod cli;
+mod completion;
 mod delivery;
+mod door;
 mod engine;
+mod events;
 mod faults;
 mod metrics;
 mod pipeline;

@@ -106,17 +106,19 @@ async fn csv_task_succeeds_with_three_correct_artifacts() {
         close(&got["stddev"], want.stddev);
     }
 
-    // Totals grouped by the first text column (quarter), checked against a hand-made sum.
-    let mut by_quarter: BTreeMap<&str, f64> = BTreeMap::new();
+    // Totals grouped by the first text column that is not a period (region, not quarter),
+    // checked against a hand-made sum.
+    let mut by_region: BTreeMap<&str, f64> = BTreeMap::new();
     for line in QUARTERLY.lines().skip(1) {
         let cells: Vec<&str> = line.split(',').collect();
-        *by_quarter.entry(cells[0]).or_default() += cells[2].parse::<f64>().unwrap();
+        *by_region.entry(cells[1]).or_default() += cells[2].parse::<f64>().unwrap();
     }
     let groups = &payload["steps"]["analyse"]["output"]["group_by"];
-    assert_eq!(groups["column"], "quarter");
-    for (quarter, revenue) in by_quarter {
-        close(&groups["groups"][quarter]["totals"]["revenue"], revenue);
-        assert_eq!(groups["groups"][quarter]["rows"], 2);
+    assert_eq!(groups["column"], "region");
+    assert_eq!(groups["groups"].as_object().unwrap().len(), by_region.len());
+    for (region, revenue) in by_region {
+        close(&groups["groups"][region]["totals"]["revenue"], revenue);
+        assert_eq!(groups["groups"][region]["rows"], 4);
     }
 
     let quality: Value =
@@ -179,22 +181,21 @@ async fn json_records_are_analysed_like_csv() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unparseable_csv_fails_with_its_reason() {
+async fn unparseable_csv_is_rejected_at_the_door_with_its_place() {
+    // Brown runs the shared parser Bayko uses, so data Bayko could not parse never gets in.
     let stack = TestStack::spawn().await;
-    let task_id = stack
-        .submit_ok(&json!({
+    let response = stack
+        .submit(&json!({
             "input": "Analyse this",
             "data": {"format": "csv", "content": "region,revenue\nnorth,10\nsouth,20,extra\n"},
         }))
         .await;
-    let status = stack.wait_until_final(&task_id).await;
-    assert_eq!(status["status"], "failed", "{status}");
-    let error = status["error"].as_str().unwrap();
-    assert!(error.contains("line 3"), "{error}");
-    assert!(error.contains("2"), "{error}");
-    // What happened is still downloadable.
-    let log = stack.download(&status, "processing.log").await;
-    assert!(log.contains("step_failed"), "{log}");
+    assert_eq!(response.status(), 422);
+    let problem: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(problem["type"], "/problems/invalid-data");
+    assert_eq!(problem["errors"][0]["line"], 3);
+    assert_eq!(problem["errors"][0]["column"], 3);
+    assert!(stack.keys(stack.tasks_bucket(), "inbox/").await.is_empty());
     stack.stop().await;
 }
 
@@ -217,5 +218,25 @@ async fn objects_outside_the_inbox_cause_no_work() {
     assert_eq!(bodies.len(), 1, "{bodies:?}");
     assert!(bodies[0].contains(&task_id), "{}", bodies[0]);
     assert!(!bodies.iter().any(|body| body.contains("elsewhere/")));
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grouping_by_a_column_the_data_lacks_fails_with_its_columns() {
+    let stack = TestStack::spawn().await;
+    let task_id = stack
+        .submit_ok(&json!({
+            "input": "Revenue per country",
+            "data": {"format": "csv", "content": QUARTERLY, "group_by": ["country"]},
+        }))
+        .await;
+    let status = stack.wait_until_final(&task_id).await;
+    assert_eq!(status["status"], "failed", "{status}");
+    let error = status["error"].as_str().unwrap();
+    assert!(error.contains("cannot group by \"country\""), "{error}");
+    assert!(
+        error.contains("quarter, region, revenue, units, cost"),
+        "{error}"
+    );
     stack.stop().await;
 }

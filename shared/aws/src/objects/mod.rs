@@ -24,10 +24,29 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     /// The object's metadata without its body, or `None` when there is none.
     async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, AwsError>;
 
+    /// The object unless it still has the ETag `unless`: watching an unchanged object then
+    /// costs no body. This default reads the whole object; S3 answers a conditional GET with 304.
+    async fn get_if_changed(&self, key: &str, unless: Option<&str>) -> Result<Fresh, AwsError> {
+        Ok(match self.get(key).await? {
+            None => Fresh::Missing,
+            Some(object) if unless == Some(object.meta.etag.as_str()) => Fresh::Unchanged,
+            Some(object) => Fresh::Changed(object),
+        })
+    }
+
     /// Writes `payload` at `key` as `mode` allows. A lost precondition is
     /// [`AwsError::Conflict`]; an `Update` of a missing object is [`AwsError::NotFound`], as S3
     /// answers it.
     async fn put(&self, key: &str, payload: Payload, mode: PutMode) -> Result<Written, AwsError>;
+}
+
+/// The answer to [`ObjectStore::get_if_changed`].
+#[derive(Debug, Clone)]
+pub enum Fresh {
+    Changed(Object),
+    /// Still the version the caller has.
+    Unchanged,
+    Missing,
 }
 
 /// What a write may replace.

@@ -3,7 +3,7 @@
 use aws_sdk_s3::{operation::get_object::GetObjectOutput, primitives::ByteStream};
 use chrono::{DateTime, Utc};
 
-use super::{Object, ObjectMeta, ObjectStore, Payload, PutMode, Written};
+use super::{Fresh, Object, ObjectMeta, ObjectStore, Payload, PutMode, Written};
 use crate::AwsError;
 
 /// One S3 bucket.
@@ -55,6 +55,42 @@ impl ObjectStore for S3Store {
             .map_err(|err| AwsError::Transient(format!("{action}: reading the body: {err}")))?
             .to_vec();
         Ok(Some(Object {
+            meta: ObjectMeta {
+                size: body.len() as u64,
+                ..meta
+            },
+            body,
+        }))
+    }
+
+    async fn get_if_changed(&self, key: &str, unless: Option<&str>) -> Result<Fresh, AwsError> {
+        let action = format!("watching s3://{}/{key}", self.bucket);
+        let output = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .set_if_none_match(unless.map(str::to_owned))
+            .send()
+            .await;
+        let output = match output {
+            Ok(output) => output,
+            Err(err) if err.raw_response().map(|raw| raw.status().as_u16()) == Some(304) => {
+                return Ok(Fresh::Unchanged);
+            }
+            Err(err) => match AwsError::from_sdk(&action, err) {
+                AwsError::NotFound(_) => return Ok(Fresh::Missing),
+                err => return Err(err),
+            },
+        };
+        let meta = get_meta(&output);
+        let body = output
+            .body
+            .collect()
+            .await
+            .map_err(|err| AwsError::Transient(format!("{action}: reading the body: {err}")))?
+            .to_vec();
+        Ok(Fresh::Changed(Object {
             meta: ObjectMeta {
                 size: body.len() as u64,
                 ..meta

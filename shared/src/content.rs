@@ -1,0 +1,319 @@
+//! The one parser of task data: does the content parse in its declared format, within
+//! [`DataLimits`]? Brown runs it before accepting a task and Bayko's data tools before analysing
+//! one. Every error names a line and a column, so a submitter can find the problem.
+//!
+//! Nothing is built while checking: JSON is walked by a visitor that keeps no values and CSV is
+//! read one record at a time, so memory stays bounded by the largest cell.
+
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+use crate::{limits::DataLimits, task::DataFormat};
+
+/// Where a problem is. `line` counts from 1. `column` counts characters from 1 on that line,
+/// except for CSV records, where it is the 1-based field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}, column {column}: {problem}")]
+pub struct ContentError {
+    pub line: u64,
+    pub column: u64,
+    pub problem: Problem,
+}
+
+/// What is wrong with the content.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Problem {
+    #[error("control character U+{0:04X} (the content must be text, not binary)")]
+    Binary(u32),
+    #[error("not valid CSV: {0}")]
+    Csv(String),
+    #[error("the CSV has no header")]
+    NoHeader,
+    #[error("CSV record has {found} fields, but the header has {expected}")]
+    RaggedRecord { expected: u64, found: u64 },
+    #[error("not valid JSON: {0}")]
+    Json(String),
+    #[error("more than {limit} rows")]
+    TooManyRows { limit: usize },
+    #[error("more than {limit} columns")]
+    TooManyColumns { limit: usize },
+    #[error("a cell of more than {limit} characters")]
+    CellTooLong { limit: usize },
+    #[error("JSON nested deeper than {limit} levels")]
+    TooDeep { limit: usize },
+}
+
+/// Checks that `content` is valid `format` data within `limits`.
+pub fn check(format: DataFormat, content: &str, limits: &DataLimits) -> Result<(), ContentError> {
+    check_text(content)?;
+    match format {
+        DataFormat::Text => Ok(()),
+        DataFormat::Csv => check_csv(content, limits),
+        DataFormat::Json => check_json(content, limits),
+    }
+}
+
+/// Text, not binary: no control characters but tab, line feed and carriage return.
+fn check_text(content: &str) -> Result<(), ContentError> {
+    let Some(at) = content
+        .char_indices()
+        .find(|(_, c)| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    else {
+        return Ok(());
+    };
+    let (line, column) = line_and_column(content, at.0);
+    Err(ContentError {
+        line,
+        column,
+        problem: Problem::Binary(u32::from(at.1)),
+    })
+}
+
+/// The 1-based line and character column of a byte offset.
+fn line_and_column(content: &str, byte: usize) -> (u64, u64) {
+    let before = content.get(..byte).unwrap_or(content);
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |at| at + 1);
+    let column = before[line_start..].chars().count() + 1;
+    (line as u64, column as u64)
+}
+
+fn check_csv(content: &str, limits: &DataLimits) -> Result<(), ContentError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(content.as_bytes());
+    let mut record = csv::StringRecord::new();
+    let mut header_len = None;
+    let mut rows = 0usize;
+    loop {
+        let start = reader.position().byte();
+        let line_of = |byte: u64| line_and_column(content, byte as usize).0;
+        let more = reader.read_record(&mut record).map_err(|err| {
+            let byte = err.position().map_or(start, csv::Position::byte);
+            ContentError {
+                line: line_of(byte),
+                column: 1,
+                problem: Problem::Csv(csv_message(&err)),
+            }
+        })?;
+        if !more {
+            break;
+        }
+        // The reader counts the blank lines it skips as part of the record: step over them.
+        let record_start = record.position().map_or(start, csv::Position::byte) as usize;
+        let blank = content.get(record_start..).map_or(0, |rest| {
+            rest.len() - rest.trim_start_matches(['\r', '\n']).len()
+        });
+        let line = line_of((record_start + blank) as u64);
+        let at = |column: usize, problem| ContentError {
+            line,
+            column: column as u64,
+            problem,
+        };
+        if let Some(field) = record
+            .iter()
+            .position(|field| field.chars().count() > limits.max_cell_chars)
+        {
+            return Err(at(
+                field + 1,
+                Problem::CellTooLong {
+                    limit: limits.max_cell_chars,
+                },
+            ));
+        }
+        match header_len {
+            None => {
+                if record.len() > limits.max_columns {
+                    return Err(at(
+                        limits.max_columns + 1,
+                        Problem::TooManyColumns {
+                            limit: limits.max_columns,
+                        },
+                    ));
+                }
+                header_len = Some(record.len());
+            }
+            Some(expected) if record.len() != expected => {
+                let column = expected.min(record.len()) + 1;
+                return Err(at(
+                    column,
+                    Problem::RaggedRecord {
+                        expected: expected as u64,
+                        found: record.len() as u64,
+                    },
+                ));
+            }
+            Some(_) => {
+                rows += 1;
+                if rows > limits.max_rows {
+                    return Err(at(
+                        1,
+                        Problem::TooManyRows {
+                            limit: limits.max_rows,
+                        },
+                    ));
+                }
+            }
+        }
+    }
+    match header_len {
+        Some(_) => Ok(()),
+        None => Err(ContentError {
+            line: 1,
+            column: 1,
+            problem: Problem::NoHeader,
+        }),
+    }
+}
+
+/// The CSV reader's message without its own position (ours is more exact).
+fn csv_message(err: &csv::Error) -> String {
+    match err.kind() {
+        csv::ErrorKind::Utf8 { .. } => "invalid UTF-8".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+fn check_json(content: &str, limits: &DataLimits) -> Result<(), ContentError> {
+    let mut deserializer = serde_json::Deserializer::from_str(content);
+    let checked = Checked { limits, depth: 1 }
+        .deserialize(&mut deserializer)
+        .and_then(|()| deserializer.end());
+    checked.map_err(|err| {
+        let position = format!(" at line {} column {}", err.line(), err.column());
+        let message = err.to_string();
+        let message = message.strip_suffix(&position).unwrap_or(&message);
+        ContentError {
+            line: err.line() as u64,
+            column: err.column().max(1) as u64,
+            problem: limit_problem(message).unwrap_or_else(|| Problem::Json(message.to_owned())),
+        }
+    })
+}
+
+/// Our visitor's errors travel through serde_json as text (that is how they get a position);
+/// this turns them back into problems.
+fn limit_problem(message: &str) -> Option<Problem> {
+    let (kind, limit) = message.strip_prefix(LIMIT_MARK)?.split_once(':')?;
+    let limit = limit.parse().ok()?;
+    Some(match kind {
+        "rows" => Problem::TooManyRows { limit },
+        "columns" => Problem::TooManyColumns { limit },
+        "cell" => Problem::CellTooLong { limit },
+        "depth" => Problem::TooDeep { limit },
+        _ => return None,
+    })
+}
+
+const LIMIT_MARK: &str = "limit exceeded: ";
+
+fn over<E: de::Error>(kind: &str, limit: usize) -> E {
+    E::custom(format_args!("{LIMIT_MARK}{kind}:{limit}"))
+}
+
+/// Walks one JSON value, keeping nothing, and fails at the first limit it crosses.
+#[derive(Clone, Copy)]
+struct Checked<'a> {
+    limits: &'a DataLimits,
+    depth: usize,
+}
+
+impl Checked<'_> {
+    fn nested<E: de::Error>(self) -> Result<Self, E> {
+        if self.depth >= self.limits.max_json_depth {
+            return Err(over("depth", self.limits.max_json_depth));
+        }
+        Ok(Self {
+            depth: self.depth + 1,
+            ..self
+        })
+    }
+
+    fn string<E: de::Error>(self, text: &str) -> Result<(), E> {
+        if text.chars().count() > self.limits.max_cell_chars {
+            return Err(over("cell", self.limits.max_cell_chars));
+        }
+        Ok(())
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Checked<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+/// An object key, checked for length like any string.
+struct Key<'a>(Checked<'a>);
+
+impl<'de> DeserializeSeed<'de> for Key<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_str(self.0)
+    }
+}
+
+impl<'de> Visitor<'de> for Checked<'_> {
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<(), E> {
+        self.string(text)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<(), A::Error> {
+        let inner = self.nested()?;
+        let mut count = 0usize;
+        while items.next_element_seed(inner)?.is_some() {
+            count += 1;
+            if count > self.limits.max_rows {
+                return Err(over("rows", self.limits.max_rows));
+            }
+        }
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut entries: A) -> Result<(), A::Error> {
+        let inner = self.nested()?;
+        let mut count = 0usize;
+        while entries.next_key_seed(Key(self))?.is_some() {
+            count += 1;
+            if count > self.limits.max_columns {
+                return Err(over("columns", self.limits.max_columns));
+            }
+            entries.next_value_seed(inner)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,150 @@
+use proptest::prelude::*;
+
+use super::*;
+
+const SMALL: DataLimits = DataLimits {
+    max_rows: 3,
+    max_columns: 2,
+    max_cell_chars: 5,
+    max_json_depth: 3,
+};
+
+fn error(format: DataFormat, content: &str) -> ContentError {
+    check(format, content, &SMALL).expect_err("should be rejected")
+}
+
+fn at(err: &ContentError) -> (u64, u64) {
+    (err.line, err.column)
+}
+
+#[test]
+fn valid_data_in_each_format() {
+    let limits = DataLimits::DEFAULT;
+    assert_eq!(
+        check(DataFormat::Csv, "a,b\n1,2\n\n3,\"x,y\"\n", &limits),
+        Ok(())
+    );
+    assert_eq!(
+        check(
+            DataFormat::Json,
+            r#"[{"a": 1, "b": [true, null]}]"#,
+            &limits
+        ),
+        Ok(())
+    );
+    assert_eq!(
+        check(DataFormat::Text, "tabs\tand\r\nlines", &limits),
+        Ok(())
+    );
+}
+
+#[test]
+fn binary_content_is_rejected_where_it_is() {
+    let err = error(DataFormat::Text, "ok\nab\u{0}c");
+    assert_eq!(at(&err), (2, 3));
+    assert_eq!(err.problem, Problem::Binary(0));
+    let err = error(DataFormat::Csv, "a,b\n1,\u{7f}");
+    assert_eq!(at(&err), (2, 3));
+}
+
+#[test]
+fn csv_limits_name_the_line_and_field() {
+    let err = error(DataFormat::Csv, "a,b,c\n1,2,3\n");
+    assert_eq!(at(&err), (1, 3));
+    assert_eq!(err.problem, Problem::TooManyColumns { limit: 2 });
+
+    let err = error(DataFormat::Csv, "a,b\n1,2\n\n3,123456\n");
+    assert_eq!(at(&err), (4, 2));
+    assert_eq!(err.problem, Problem::CellTooLong { limit: 5 });
+
+    let err = error(DataFormat::Csv, "a,b\n1,2\n1,2\n1,2\n1,2\n");
+    assert_eq!(at(&err), (5, 1));
+    assert_eq!(err.problem, Problem::TooManyRows { limit: 3 });
+}
+
+#[test]
+fn ragged_csv_is_a_parse_error() {
+    let err = error(DataFormat::Csv, "a,b\n\"x\ny\",2\n1\n");
+    assert_eq!(at(&err), (4, 2));
+    assert_eq!(
+        err.problem,
+        Problem::RaggedRecord {
+            expected: 2,
+            found: 1
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "line 4, column 2: CSV record has 1 fields, but the header has 2"
+    );
+}
+
+#[test]
+fn json_syntax_errors_have_positions() {
+    let err = error(DataFormat::Json, "[1,\n  2,,]");
+    assert_eq!(at(&err), (2, 5));
+    assert!(matches!(err.problem, Problem::Json(_)), "{err}");
+    let err = error(DataFormat::Json, "[1] [2]");
+    assert!(matches!(err.problem, Problem::Json(_)), "{err}");
+}
+
+#[test]
+fn json_limits_have_positions() {
+    let err = error(DataFormat::Json, "[[[[1]]]]");
+    assert_eq!(err.problem, Problem::TooDeep { limit: 3 });
+    assert_eq!(err.line, 1);
+
+    let err = error(DataFormat::Json, "[1,2,3,\n4]");
+    assert_eq!(err.problem, Problem::TooManyRows { limit: 3 });
+    assert_eq!(err.line, 2);
+
+    let err = error(DataFormat::Json, r#"{"a":1,"b":2,"c":3}"#);
+    assert_eq!(err.problem, Problem::TooManyColumns { limit: 2 });
+
+    let err = error(DataFormat::Json, r#"{"abcdef":1}"#);
+    assert_eq!(err.problem, Problem::CellTooLong { limit: 5 });
+    let err = error(DataFormat::Json, r#"["abcdef"]"#);
+    assert_eq!(err.problem, Problem::CellTooLong { limit: 5 });
+}
+
+#[test]
+fn deep_json_does_not_overflow_the_stack() {
+    let deep = "[".repeat(100_000);
+    let err = check(DataFormat::Json, &deep, &DataLimits::DEFAULT).unwrap_err();
+    assert_eq!(err.problem, Problem::TooDeep { limit: 32 });
+}
+
+#[test]
+fn empty_csv_has_no_header() {
+    assert_eq!(error(DataFormat::Csv, "\n\n").problem, Problem::NoHeader);
+}
+
+proptest! {
+    #[test]
+    fn never_panics(content in any::<String>(), format in prop_oneof![
+        Just(DataFormat::Csv), Just(DataFormat::Json), Just(DataFormat::Text)
+    ]) {
+        let _ = check(format, &content, &SMALL);
+    }
+
+    #[test]
+    fn accepted_csv_is_within_the_limits(content in "[a-c,\"\n]{0,60}") {
+        if check(DataFormat::Csv, &content, &SMALL).is_ok() {
+            let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(content.as_bytes());
+            let records: Vec<_> = reader.records().collect::<Result<_, _>>().unwrap();
+            prop_assert!(records.len() <= SMALL.max_rows + 1);
+            for record in &records {
+                prop_assert!(record.len() <= SMALL.max_columns);
+                prop_assert!(record.iter().all(|field| field.chars().count() <= SMALL.max_cell_chars));
+            }
+        }
+    }
+
+    #[test]
+    fn error_positions_are_inside_the_content(content in "[\\[\\]{}:,\"a1 \n]{0,40}") {
+        if let Err(err) = check(DataFormat::Json, &content, &SMALL) {
+            prop_assert!(err.line >= 1 && err.line as usize <= content.lines().count().max(1) + 1);
+            prop_assert!(err.column >= 1);
+        }
+    }
+}

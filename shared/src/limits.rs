@@ -1,0 +1,31 @@
+//! The limits on a task's inline data. Brown rejects data over them at the door and Bayko's data
+//! tools hold to them too: one set of numbers, so the two agents cannot disagree on what is
+//! valid. They are part of the contract, not configuration, for the same reason.
+
+/// How large task data may be, counted as the shared parser ([`crate::content`]) counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataLimits {
+    /// CSV records after the header; elements of any JSON array.
+    pub max_rows: usize,
+    /// CSV header fields; keys of any JSON object.
+    pub max_columns: usize,
+    /// Characters in one CSV field or one JSON string (key or value).
+    pub max_cell_chars: usize,
+    /// Nesting of JSON arrays and objects; the top-level value is depth 1.
+    pub max_json_depth: usize,
+}
+
+impl DataLimits {
+    pub const DEFAULT: Self = Self {
+        max_rows: 100_000,
+        max_columns: 256,
+        max_cell_chars: 10_000,
+        max_json_depth: 32,
+    };
+}
+
+impl Default for DataLimits {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
