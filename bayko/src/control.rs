@@ -1,6 +1,10 @@
 //! Stopping a running task from outside its engine: a cancel request from the client, a lease
 //! lost to another worker, or a shutdown that ran out of grace. The engine checks at every step
 //! boundary and races in-flight tool calls against it.
+//!
+//! The tasks bucket is asked for a cancel request before the claim (the worker) and then on
+//! every heartbeat, never per step: a task costs one lookup, not one per step boundary
+//! (`cargo xtask bench` counts them), and a cancel still interrupts in-flight tool calls.
 
 use std::sync::{Arc, OnceLock};
 
@@ -88,16 +92,9 @@ impl TaskControl {
         self.token.cancelled().await
     }
 
-    /// A step boundary: stops here if anything asked, including a cancel request in S3.
-    pub async fn checkpoint(&self) -> Result<(), StopReason> {
-        if let Some(reason) = self.stopped() {
-            return Err(reason);
-        }
-        if let Some(probe) = &self.probe
-            && probe.requested().await
-        {
-            self.stop(StopReason::Cancelled);
-        }
+    /// A step boundary: stops here if anything asked (the heartbeat turns a cancel request in
+    /// the bucket into a stop).
+    pub fn checkpoint(&self) -> Result<(), StopReason> {
         self.stopped().map_or(Ok(()), Err)
     }
 

@@ -27,3 +27,9 @@ mod worker;
 pub use config::Config;
 pub use failure::StoreError;
 pub use worker::Worker;
+
+/// The CPU-bound analysers, for the benchmarks (criterion and `cargo xtask bench`).
+pub mod analysers {
+    pub use crate::tools::compliance;
+    pub use crate::tools::data::{TabularFormat, analyse};
+}

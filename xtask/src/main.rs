@@ -1,8 +1,10 @@
-//! `cargo xtask dev | test`: the developer's two commands.
+//! `cargo xtask dev | test | emulator | bench | simulate`: the developer's commands.
 
+mod bench;
 mod containers;
 mod dev;
 mod emulator;
+mod simulate;
 
 use std::{
     path::{Path, PathBuf},
@@ -39,6 +41,12 @@ enum Task {
     /// Start only the emulator and print its endpoint, until Ctrl-C: for running `cargo test`
     /// or the binaries by hand.
     Emulator,
+    /// Run the benchmark suite on release builds against the emulator; the report goes to
+    /// target/bench/report.{json,md}.
+    Bench(bench::BenchArgs),
+    /// Simulate Bayko's autoscaling over a range of target values and write the table, the
+    /// chosen defaults and a plot (docs/autoscaling.md and .svg by default).
+    Simulate(simulate::SimulateArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -48,6 +56,8 @@ fn main() -> anyhow::Result<()> {
         Task::Dev(args) => dev::run(&root, args),
         Task::Test { args } => test(&root, &args),
         Task::Containers => containers::run(&root),
+        Task::Bench(args) => bench::run(&root, args),
+        Task::Simulate(args) => simulate::run(&root, args),
         Task::Emulator => {
             let venv = Venv::ensure(&root)?;
             let emulator = emulator::start(&venv, &target_dir(&root)?.join("xtask/moto.log"))?;

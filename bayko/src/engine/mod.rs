@@ -215,7 +215,7 @@ impl Engine {
             .planned(plan.steps.iter().map(|step| step.id.as_str()));
         let results = self.run_dag(task, &plan, log, control).await?;
 
-        control.checkpoint().await?;
+        control.checkpoint()?;
         self.conclude(task, &plan, results, log, started)
     }
 
@@ -399,13 +399,13 @@ impl Engine {
 
     /// A step boundary: stop if asked, then wait out the chaos delay (stoppable too).
     async fn step_boundary(&self, control: &TaskControl) -> Result<(), EngineError> {
-        control.checkpoint().await?;
+        control.checkpoint()?;
         if !self.settings.chaos_step_delay.is_zero() {
             tokio::select! {
                 () = tokio::time::sleep(self.settings.chaos_step_delay) => {}
                 () = control.cancelled() => {}
             }
-            control.checkpoint().await?;
+            control.checkpoint()?;
         }
         Ok(())
     }
