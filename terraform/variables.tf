@@ -95,10 +95,9 @@ variable "brown_max_count" {
   default     = 6
 }
 
-# Bayko's autoscaling: target tracking on backlog per task (visible messages ÷ running tasks).
-# Defaults are placeholders until the autoscaling simulation (issue 13, `cargo xtask bench`)
-# picks them: with BAYKO_MAX_IN_FLIGHT = 8 and ~0.1-1 s per task, a backlog of 16 per task is
-# about 2-4 s of queueing.
+# Bayko's autoscaling: target tracking on backlog per task ((visible + in-flight messages) ÷
+# running tasks). The defaults are the row `cargo xtask simulate` chose on the task durations the
+# bench measured (docs/autoscaling.md): target 2 per task, 60 s out, 300 s in, 1 to 20 tasks.
 variable "bayko_min_count" {
   description = "Fewest Bayko tasks (keep at least 1: a cold start adds the task start-up time to the first task's latency)."
   type        = number
@@ -108,13 +107,13 @@ variable "bayko_min_count" {
 variable "bayko_max_count" {
   description = "Most Bayko tasks."
   type        = number
-  default     = 10
+  default     = 20
 }
 
 variable "bayko_backlog_per_task_target" {
-  description = "Target tracking value: visible messages per running Bayko task."
+  description = "Target tracking value: backlog (visible + in-flight messages) per running Bayko task."
   type        = number
-  default     = 16
+  default     = 2
 }
 
 variable "bayko_scale_out_cooldown_seconds" {

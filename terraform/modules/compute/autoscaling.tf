@@ -40,6 +40,26 @@ resource "aws_appautoscaling_policy" "bayko_backlog" {
         }
       }
 
+      # Messages being worked on count as backlog too: with visible messages alone, a busy
+      # service that keeps up reads zero and target tracking would scale it in
+      # (docs/autoscaling.md).
+      metrics {
+        id          = "in_flight"
+        label       = "In-flight messages"
+        return_data = false
+        metric_stat {
+          stat = "Sum"
+          metric {
+            namespace   = "AWS/SQS"
+            metric_name = "ApproximateNumberOfMessagesNotVisible"
+            dimensions {
+              name  = "QueueName"
+              value = var.queue_name
+            }
+          }
+        }
+      }
+
       metrics {
         id          = "running"
         label       = "Running Bayko tasks"
@@ -64,7 +84,7 @@ resource "aws_appautoscaling_policy" "bayko_backlog" {
       metrics {
         id          = "backlog_per_task"
         label       = "Backlog per task"
-        expression  = "visible / running"
+        expression  = "(visible + in_flight) / running"
         return_data = true
       }
     }
