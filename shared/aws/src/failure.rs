@@ -67,7 +67,7 @@ impl AwsError {
 
 /// Whether a failed call is worth retrying later: the service was unreachable, slow, throttling
 /// or failing on its side. Anything else (a 4xx answer) will fail the same way again.
-pub fn is_transient<E>(err: &SdkError<E, HttpResponse>) -> bool {
+fn is_transient<E>(err: &SdkError<E, HttpResponse>) -> bool {
     match err {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             true

@@ -10,12 +10,11 @@ mod failure;
 pub mod objects;
 #[cfg(feature = "sqs")]
 pub mod queue;
-pub mod s3;
 
 #[cfg(feature = "sqs")]
 pub use client::sqs;
 pub use client::{AwsSettings, s3};
-pub use failure::{AwsError, is_transient};
+pub use failure::AwsError;
 pub use objects::{
     Fresh, MemoryStore, Object, ObjectMeta, ObjectStore, Payload, PutMode, S3Store, Written,
 };
