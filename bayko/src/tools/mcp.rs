@@ -760,7 +760,9 @@ mod tests {
 
         match connection.call("fail", json!({"message": "boom"})).await {
             Err(e @ ToolError::Terminal(_)) => {
-                assert!(e.to_string().contains("reported an error: boom"), "{e}");
+                let message = e.to_string();
+                assert!(message.contains("reported an error"), "{message}");
+                assert!(message.contains("boom"), "{message}");
             }
             other => panic!("expected a terminal tool-reported error, got {other:?}"),
         }

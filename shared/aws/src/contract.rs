@@ -88,7 +88,7 @@ async fn overwrite_replaces_and_head_reports_metadata(store: &dyn ObjectStore, k
 }
 
 #[cfg(feature = "sqs")]
-pub use queue::{FillableQueue, work_queue};
+pub use queue::{FillableQueue, only_the_latest_receipt_settles_a_message, work_queue};
 
 #[cfg(feature = "sqs")]
 mod queue {
@@ -131,7 +131,6 @@ mod queue {
     /// Every queue check, in turn; `queue` must start empty and ends empty.
     pub async fn work_queue(queue: &dyn FillableQueue) {
         a_received_message_stays_hidden_until_its_timeout(queue).await;
-        only_the_latest_receipt_settles_a_message(queue).await;
         change_visibility_hides_or_releases(queue).await;
     }
 
@@ -149,7 +148,9 @@ mod queue {
         assert_nothing_visible(queue).await;
     }
 
-    async fn only_the_latest_receipt_settles_a_message(queue: &dyn FillableQueue) {
+    /// SQS's rule, which the in-memory queue keeps. Not in [`work_queue`]: moto deletes the
+    /// message on a stale receipt, so the emulator cannot run this check.
+    pub async fn only_the_latest_receipt_settles_a_message(queue: &dyn FillableQueue) {
         queue.send("settled").await;
         let first = receive_one(queue, Duration::ZERO).await;
         let second = receive_one(queue, VISIBILITY).await;

@@ -25,7 +25,7 @@ fn bnb(stack: &TestStack, dir: &Path, args: &[&str]) -> Command {
         .args(args)
         .current_dir(dir)
         .env("BNB_URL", &stack.base_url)
-        .env("BNB_API_KEY", "bnb-test-key")
+        .env("BNB_API_KEY", &stack.api_key)
         .env_remove("NO_COLOR");
     command
 }

@@ -7,6 +7,7 @@ const WAIT: Duration = Duration::from_secs(20);
 #[tokio::test(start_paused = true)]
 async fn the_memory_queue_honours_the_queue_contract() {
     crate::contract::work_queue(&MemoryQueue::new()).await;
+    crate::contract::only_the_latest_receipt_settles_a_message(&MemoryQueue::new()).await;
 }
 
 #[tokio::test(start_paused = true)]
