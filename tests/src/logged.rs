@@ -16,6 +16,8 @@ use crate::{DEADLINE, binary, signal};
 pub struct LoggedProcess {
     child: tokio::process::Child,
     lines: Arc<Mutex<Vec<Value>>>,
+    /// For a Brown: the key of tenant `default`, to send as `Authorization: Bearer`.
+    pub api_key: Option<String>,
 }
 
 impl LoggedProcess {
@@ -44,7 +46,11 @@ impl LoggedProcess {
                 }
             }
         });
-        Self { child, lines }
+        Self {
+            child,
+            lines,
+            api_key: None,
+        }
     }
 
     /// Brown on port 0 with its metrics listener on port 0; returns it with both base URLs.
@@ -61,8 +67,12 @@ impl LoggedProcess {
             ("BROWN_METRICS_BIND", "127.0.0.1:0"),
             ("RUST_LOG", "brown=info,warn"),
         ]));
+        let (api_key, entry) = crate::new_api_key("default");
+        let keys = format!("[{entry}]");
+        env.extend(owned(&[("BROWN_API_KEYS", keys.as_str())]));
         env.extend(owned(extra_env));
-        let brown = Self::spawn("brown", &env);
+        let mut brown = Self::spawn("brown", &env);
+        brown.api_key = Some(api_key);
         let line = brown
             .wait_for_line(|line| line["message"] == "Brown listening")
             .await;

@@ -68,7 +68,9 @@ async fn a_task_submitted_with_a_traceparent_yields_one_trace_across_brown_and_b
 
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
     let caller_span = "00f067aa0ba902b7";
-    let http = reqwest::Client::new();
+    let http = bb_tests::client_with_key(brown.api_key.as_deref().expect("Brown's key"))
+        .build()
+        .expect("an HTTP client");
     let response = http
         .post(format!("{base}/v1/tasks"))
         .header("traceparent", format!("00-{trace_id}-{caller_span}-01"))
@@ -97,7 +99,8 @@ async fn a_task_submitted_with_a_traceparent_yields_one_trace_across_brown_and_b
         .and_then(|artifacts| artifacts.iter().find(|a| a["name"] == "processing.log"))
         .and_then(|artifact| artifact["url"].as_str())
         .expect("a processing.log link");
-    let log = http.get(link).send().await.unwrap().text().await.unwrap();
+    // A signed link carries its own authorisation: no key goes with it.
+    let log = reqwest::get(link).await.unwrap().text().await.unwrap();
     let events: Vec<Value> = log
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -190,12 +193,14 @@ async fn a_run_after_a_redelivery_links_to_the_earlier_attempt() {
     let endpoint = endpoint();
     let provisioned = provision_isolated(&aws().await, test_queue_settings()).await;
     let otel = otel_env(&receiver);
-    let (_brown, base, _) = LoggedProcess::brown(&endpoint, &provisioned, &otel).await;
+    let (brown, base, _) = LoggedProcess::brown(&endpoint, &provisioned, &otel).await;
     // The first worker is slow (a pause before each step) and is killed mid-task.
     let slow = [otel[0], otel[1], ("BAYKO_CHAOS_STEP_DELAY_MS", "20000")];
     let mut first = LoggedProcess::bayko(&endpoint, &provisioned, &slow);
 
-    let http = reqwest::Client::new();
+    let http = bb_tests::client_with_key(brown.api_key.as_deref().expect("Brown's key"))
+        .build()
+        .expect("an HTTP client");
     let accepted: Value = http
         .post(format!("{base}/v1/tasks"))
         .json(&json!({"input": "Summarise this short text, please."}))
