@@ -77,8 +77,10 @@ fn brown_and_bayko_in_separate_namespaces_share_only_the_emulator() {
         .expect("bb-provision prints the queue URL")
         .to_owned();
 
+    let (api_key, key_entry) = new_api_key(&bin);
     let mut brown_env = brown_aws.clone();
     brown_env.push(("BROWN_BIND".into(), format!("0.0.0.0:{BROWN_PORT}")));
+    brown_env.push(("BROWN_API_KEYS".into(), format!("[{key_entry}]")));
     processes.spawn(&net.brown, bin.join("brown"), &[], &brown_env);
     let mut bayko_env = bayko_aws.clone();
     bayko_env.push(("BAYKO_QUEUE_URL".into(), queue_url));
@@ -99,7 +101,10 @@ fn brown_and_bayko_in_separate_namespaces_share_only_the_emulator() {
     net.wait_until_open(&net.bayko, "127.0.0.1", CANARY_PORT);
 
     // The pipe works: a task posted on Brown's public side is finished by Bayko.
-    let status = submit_and_wait(&format!("http://{}:{BROWN_PORT}", net.brown_public()));
+    let status = submit_and_wait(
+        &format!("http://{}:{BROWN_PORT}", net.brown_public()),
+        &api_key,
+    );
     assert_eq!(status["status"], "succeeded", "{status}");
 
     // Bayko reaches the emulator, and nothing of Brown's.
@@ -130,17 +135,40 @@ fn is_root() -> bool {
         .is_ok_and(|output| String::from_utf8_lossy(&output.stdout).trim() == "0")
 }
 
+/// A key of tenant `default` and the entry that grants it, from `brown keys new` itself.
+fn new_api_key(bin: &std::path::Path) -> (String, String) {
+    let output = Command::new(bin.join("brown"))
+        .args(["keys", "new", "--tenant", "default"])
+        .output()
+        .expect("running brown keys new");
+    assert!(output.status.success(), "brown keys new: {output:?}");
+    let text = String::from_utf8(output.stdout).expect("UTF-8");
+    let mut values = text
+        .lines()
+        .filter(|line| line.starts_with("  "))
+        .map(|line| line.trim().to_owned());
+    let key = values.next().expect("the key");
+    let entry = values.next().expect("the entry");
+    (key, entry)
+}
+
 fn bin_dir() -> PathBuf {
     std::env::var_os("BB_TEST_BIN_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug"))
 }
 
-fn submit_and_wait(base: &str) -> Value {
+fn submit_and_wait(base: &str, api_key: &str) -> Value {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {api_key}").parse().unwrap(),
+        );
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
+            .default_headers(headers)
             .build()
             .unwrap();
         let deadline = Instant::now() + Duration::from_secs(60);

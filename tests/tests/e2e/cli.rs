@@ -145,7 +145,8 @@ async fn scripts_get_json_and_an_exit_code_per_ending() {
     std::fs::write(dir.join("notes.txt"), "Quarterly notes: revenue grew.").unwrap();
     std::fs::write(
         dir.join("broken.csv"),
-        "region,revenue\nnorth,10\nsouth,20,extra\n",
+        // Valid at the door; Bayko fails it: there is no column to group by of that name.
+        "region,revenue\nnorth,10\nsouth,20\n",
     )
     .unwrap();
 
@@ -189,6 +190,8 @@ async fn scripts_get_json_and_an_exit_code_per_ending() {
             "broken.csv",
             "--input",
             "Analyse",
+            "--group-by",
+            "country",
             "--out",
             "failed",
             "--json",
@@ -198,7 +201,7 @@ async fn scripts_get_json_and_an_exit_code_per_ending() {
     assert_eq!(failed.status.code(), Some(4), "{failed:?}");
     let status = json_stdout(&failed);
     assert_eq!(status["status"], "failed");
-    assert!(status["error"].as_str().unwrap().contains("line 3"));
+    assert!(status["error"].as_str().unwrap().contains("country"));
     assert!(dir.join("failed/processing.log").exists());
 
     // `get` on a finished task downloads again, with the same exit code.
