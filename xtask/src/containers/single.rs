@@ -49,7 +49,10 @@ pub fn run(
         &prefix,
         "brown",
         &env,
-        &[format!("BROWN_BIND=127.0.0.1:{port}")],
+        &[
+            format!("BROWN_BIND=127.0.0.1:{port}"),
+            format!("BROWN_API_KEYS={}", super::pipe::LOCAL_API_KEYS),
+        ],
     )
     .start()?;
     let bayko = Container::new(
