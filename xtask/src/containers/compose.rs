@@ -154,8 +154,9 @@ impl Stack<'_> {
         let unreachable: Vec<String> = brown_addresses
             .iter()
             .flat_map(|address| [format!("{address}:8080"), format!("{address}:9100")])
-            // podman-compose groups the stack in a pod; a pod must not share one network.
-            .chain(["127.0.0.1:8080".to_owned(), "127.0.0.1:9100".to_owned()])
+            // podman-compose groups the stack in a pod; a pod must not share one network. (Not
+            // 127.0.0.1:9100: that is the worker's own metrics listener.)
+            .chain(["127.0.0.1:8080".to_owned()])
             .collect();
         // Joining a container's network namespace from outside its pod is refused.
         let pod = self.podman.inspect(worker, "{{.Pod}}")?;
