@@ -97,8 +97,27 @@ fn stage_binaries(root: &Path) -> anyhow::Result<Vec<std::path::PathBuf>> {
         .iter()
         .map(|(_, binary)| {
             let to = staged.join(binary);
-            fs::copy(built.join(binary), &to).with_context(|| format!("staging {binary}"))?;
+            stage_stripped(&built.join(binary), &to)
+                .with_context(|| format!("staging {binary}"))?;
             Ok(to)
         })
         .collect()
+}
+
+/// Copies a binary without its symbols and line tables, which are 40% of a debug build, since
+/// every image layer holds a copy and disk on CI machines can be tight. Falls back to a plain
+/// copy where binutils' `strip` is missing.
+fn stage_stripped(from: &Path, to: &Path) -> anyhow::Result<()> {
+    let _ = fs::remove_file(to);
+    let stripped = Command::new("strip")
+        .arg("--strip-all")
+        .arg("-o")
+        .arg(to)
+        .arg(from)
+        .status()
+        .is_ok_and(|status| status.success());
+    if !stripped {
+        fs::copy(from, to)?;
+    }
+    Ok(())
 }
