@@ -29,6 +29,7 @@ use crate::{
     metrics::Metrics,
     openapi, routes,
     store::{Probe, TaskStore},
+    uploads::UploadSigner,
     watchers::Watchers,
 };
 
@@ -44,10 +45,12 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Event streams open per tenant.
     pub watchers: Watchers,
+    /// Presigns upload PUTs.
+    pub uploads: UploadSigner,
 }
 
 impl AppState {
-    pub fn new(config: Config, store: TaskStore, links: LinkSigner) -> Self {
+    pub fn new(config: Config, store: TaskStore, links: LinkSigner, uploads: UploadSigner) -> Self {
         Self {
             rate_limits: RateLimits::new(config.rate_per_minute, config.rate_burst),
             in_flight: Arc::new(Semaphore::new(config.max_concurrent_requests)),
@@ -56,6 +59,7 @@ impl AppState {
             config: Arc::new(config),
             store,
             links,
+            uploads,
         }
     }
 }
@@ -70,6 +74,7 @@ pub fn router(state: AppState) -> Router {
             get(routes::tasks::status).delete(routes::tasks::cancel),
         )
         .route("/v1/tasks/{task_id}/events", get(routes::events::events))
+        .route("/v1/uploads", post(routes::uploads::create))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,
@@ -207,6 +212,7 @@ impl Application {
             bucket: config.tasks_bucket.clone(),
         };
         let store = TaskStore::new(objects, probe, metrics.clone());
+        let uploads = UploadSigner::new(s3.clone(), config.tasks_bucket.clone());
         let links = match &config.cloudfront {
             Some(cloudfront) => LinkSigner::CloudFront(cloudfront.clone()),
             None => LinkSigner::S3 {
@@ -214,7 +220,7 @@ impl Application {
                 bucket: config.artifacts_bucket.clone(),
             },
         };
-        let state = AppState::new(config, store, links);
+        let state = AppState::new(config, store, links, uploads);
         Ok(Self {
             listener,
             metrics_listener,

@@ -3,13 +3,19 @@
 use std::{net::SocketAddr, time::Duration};
 
 use axum::http::HeaderValue;
-use shared::config::{self, ConfigError};
+use shared::{
+    config::{self, ConfigError},
+    limits::MAX_UPLOAD_BYTES,
+};
 
 use crate::{keys::ApiKeys, links::CloudFront, policy::Policies};
 
 /// Artifact links live minutes by default and hours at most: a leaked link soon stops working.
 const DEFAULT_LINK_TTL: Duration = Duration::from_secs(300);
 const MAX_LINK_TTL_SECONDS: u64 = 12 * 3600;
+/// An upload URL is for the PUT that follows at once: minutes, an hour at most.
+const DEFAULT_UPLOAD_TTL_MINUTES: u64 = 15;
+const MAX_UPLOAD_TTL_MINUTES: u64 = 60;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -30,6 +36,11 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// How long a signed artifact link stays valid.
     pub link_ttl: Duration,
+    /// Largest upload Brown signs a URL for and accepts a task on (at most the shared
+    /// [`MAX_UPLOAD_BYTES`], which Bayko enforces too).
+    pub upload_max_bytes: u64,
+    /// How long an upload URL stays valid.
+    pub upload_ttl: Duration,
     /// Sign links for this CloudFront distribution instead of presigning S3 GETs.
     pub cloudfront: Option<CloudFront>,
     /// A request that takes longer is answered 503 `/problems/timeout`, so a stuck dependency
@@ -73,6 +84,19 @@ impl Config {
                 "must be between 1 and 43200 seconds (12 hours)",
             )
             .map(Duration::from_secs)?,
+            upload_max_bytes: config::check(
+                "BROWN_UPLOAD_MAX_BYTES",
+                config::parse_or("BROWN_UPLOAD_MAX_BYTES", MAX_UPLOAD_BYTES)?,
+                |n| (1..=MAX_UPLOAD_BYTES).contains(n),
+                &format!("must be between 1 and {MAX_UPLOAD_BYTES}"),
+            )?,
+            upload_ttl: config::check(
+                "BROWN_UPLOAD_TTL_MINUTES",
+                config::parse_or("BROWN_UPLOAD_TTL_MINUTES", DEFAULT_UPLOAD_TTL_MINUTES)?,
+                |m| (1..=MAX_UPLOAD_TTL_MINUTES).contains(m),
+                "must be between 1 and 60 minutes",
+            )
+            .map(|minutes| Duration::from_secs(minutes * 60))?,
             cloudfront: cloudfront()?,
             request_timeout: config::seconds_or(
                 "BROWN_REQUEST_TIMEOUT_SECONDS",
@@ -110,6 +134,8 @@ impl Config {
             policies: Policies::default(),
             max_body_bytes: 1024 * 1024,
             link_ttl: DEFAULT_LINK_TTL,
+            upload_max_bytes: MAX_UPLOAD_BYTES,
+            upload_ttl: Duration::from_secs(DEFAULT_UPLOAD_TTL_MINUTES * 60),
             cloudfront: None,
             request_timeout: Duration::from_secs(15),
             events_keep_alive: Duration::from_secs(15),

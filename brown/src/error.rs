@@ -43,6 +43,12 @@ pub enum ApiError {
     AlreadyFinished(uuid::Uuid, String),
     #[error("this tenant already has {0} event streams open; close one or poll the status")]
     TooManyWatchers(usize),
+    #[error("no upload {0} for this tenant: it was never PUT, has expired, or is another tenant's")]
+    UploadNotFound(Uuid),
+    #[error("upload {id} is {size} bytes, over the limit of {limit} bytes")]
+    UploadTooLarge { id: Uuid, size: u64, limit: u64 },
+    #[error("upload {0} is empty: PUT the data to its URL before submitting the task")]
+    UploadEmpty(Uuid),
     #[error("no route for {0}")]
     RouteNotFound(String),
     #[error("{0} is not allowed here")]
@@ -136,6 +142,21 @@ impl ApiError {
                 S::TOO_MANY_REQUESTS,
                 "/problems/too-many-watchers",
                 "Too many event streams",
+            ),
+            Self::UploadNotFound(_) => (
+                S::UNPROCESSABLE_ENTITY,
+                "/problems/upload-not-found",
+                "Upload not found",
+            ),
+            Self::UploadTooLarge { .. } => (
+                S::UNPROCESSABLE_ENTITY,
+                "/problems/upload-too-large",
+                "Upload too large",
+            ),
+            Self::UploadEmpty(_) => (
+                S::UNPROCESSABLE_ENTITY,
+                "/problems/upload-empty",
+                "Upload empty",
             ),
             Self::RouteNotFound(_) => (S::NOT_FOUND, "/problems/route-not-found", "Not found"),
             Self::MethodNotAllowed(_) => (

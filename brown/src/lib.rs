@@ -13,6 +13,7 @@ pub mod openapi;
 pub mod policy;
 pub mod routes;
 pub mod store;
+pub mod uploads;
 pub mod validate;
 pub mod watchers;
 

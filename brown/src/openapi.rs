@@ -3,7 +3,10 @@
 
 use axum::Json;
 use serde_json::{Value, json};
-use shared::task::{DataFormat, TaskMetrics, TaskState};
+use shared::{
+    limits::MAX_UPLOAD_BYTES,
+    task::{DataFormat, TaskMetrics, TaskState},
+};
 use utoipa::{
     Modify, OpenApi, PartialSchema, ToSchema,
     openapi::{
@@ -16,7 +19,10 @@ use utoipa::{
 use crate::{
     error::Problem,
     policy::PolicyFinding,
-    routes::tasks::{Accepted, ArtifactLink, StatusView},
+    routes::{
+        tasks::{Accepted, ArtifactLink, StatusView},
+        uploads::UploadGrant,
+    },
     validate::{self, FieldError},
 };
 
@@ -49,12 +55,24 @@ fn task_request_schema() -> Value {
             },
             "data": {
                 "type": ["object", "null"],
-                "required": ["format", "content"],
+                "required": ["format"],
                 "additionalProperties": false,
-                "description": "Inline data; content must parse as format within the shared limits.",
+                "description": "Inline content, which must parse as format within the shared \
+                                limits, or an upload (POST /v1/uploads) that Bayko parses \
+                                within the same limits: exactly one of the two.",
+                "oneOf": [
+                    {"type": "null"},
+                    {"type": "object", "required": ["content"], "not": {"required": ["upload"]}},
+                    {"type": "object", "required": ["upload"], "not": {"required": ["content"]}}
+                ],
                 "properties": {
                     "format": {"type": "string", "enum": DataFormat::ALL},
-                    "content": {"type": "string", "minLength": 1, "pattern": not_blank}
+                    "content": {"type": "string", "minLength": 1, "pattern": not_blank},
+                    "upload": {
+                        "type": "string", "format": "uuid",
+                        "description": "The upload_id POST /v1/uploads answered, once the \
+                                        file is PUT."
+                    }
                 }
             },
             "tools": {
@@ -76,6 +94,34 @@ fn task_request_schema() -> Value {
     })
 }
 
+/// The request body of `POST /v1/uploads` (written out in [`upload_request_schema`], like
+/// [`TaskRequestBody`]).
+pub struct UploadRequestBody;
+
+impl PartialSchema for UploadRequestBody {
+    fn schema() -> RefOr<Schema> {
+        RefOr::T(Schema::Object(Object::new()))
+    }
+}
+
+impl ToSchema for UploadRequestBody {}
+
+fn upload_request_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["size"],
+        "additionalProperties": false,
+        "properties": {
+            "size": {
+                "type": "integer", "minimum": 1, "maximum": MAX_UPLOAD_BYTES,
+                "description": "The file's exact size in bytes. The URL is signed for this \
+                                Content-Length; the limit may be configured lower \
+                                (max_bytes in the answer)."
+            }
+        }
+    })
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -87,15 +133,19 @@ fn task_request_schema() -> Value {
         crate::routes::tasks::submit,
         crate::routes::tasks::status,
         crate::routes::tasks::cancel,
+        crate::routes::uploads::create,
         crate::routes::health::alive,
         crate::routes::health::ready
     ),
     components(schemas(
         Accepted, StatusView, ArtifactLink, Problem, FieldError, PolicyFinding, TaskState,
-        TaskMetrics, DataFormat, TaskRequestBody
+        TaskMetrics, DataFormat, TaskRequestBody, UploadRequestBody, UploadGrant
     )),
     modifiers(&BearerKey),
-    tags((name = "tasks", description = "Tasks of the caller's tenant"))
+    tags(
+        (name = "tasks", description = "Tasks of the caller's tenant"),
+        (name = "uploads", description = "Data too large to send inline, PUT to storage first")
+    )
 )]
 pub struct ApiDoc;
 
@@ -115,6 +165,7 @@ impl Modify for BearerKey {
 pub fn document_json() -> Value {
     let mut document = serde_json::to_value(ApiDoc::openapi()).expect("a serialisable document");
     document["components"]["schemas"]["TaskRequestBody"] = task_request_schema();
+    document["components"]["schemas"]["UploadRequestBody"] = upload_request_schema();
     // The header's rule, which the derive's tuple syntax cannot state.
     if let Some(parameters) = document["paths"]["/v1/tasks"]["post"]["parameters"].as_array_mut() {
         for parameter in parameters {

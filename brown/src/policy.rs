@@ -179,8 +179,10 @@ mod tests {
             data: Some(TaskData {
                 format: DataFormat::Text,
                 content: content.into(),
+                upload: None,
                 group_by: Vec::new(),
             }),
+            upload: None,
             tools: Vec::new(),
             metadata: BTreeMap::from([("note".into(), "call +44 20 7946 0958".into())]),
         }

@@ -1,6 +1,7 @@
 pub mod events;
 pub mod health;
 pub mod tasks;
+pub mod uploads;
 
 use axum::http::{Method, Uri};
 

@@ -1,12 +1,12 @@
 //! The storage calls Brown may make, and no others: write a new task to `inbox/`, read a task's
 //! status (or watch it change), request a cancellation, and check that the tasks bucket is
-//! reachable. (Links are signed by `links`.) The bucket is an [`ObjectStore`]: S3 in the
+//! reachable, and HEAD an upload. (Links are signed by `links`, upload URLs by `uploads`.) The bucket is an [`ObjectStore`]: S3 in the
 //! product, memory in the route tests.
 
 use std::{sync::Arc, time::Instant};
 
 use anyhow::Context;
-use bb_aws::{AwsError, Fresh, ObjectStore, Payload, PutMode};
+use bb_aws::{AwsError, Fresh, ObjectMeta, ObjectStore, Payload, PutMode};
 use chrono::{DateTime, Utc};
 use shared::{
     keys::TaskKey,
@@ -179,6 +179,11 @@ impl TaskStore {
                 })
             }
         }
+    }
+
+    /// An upload's size and ETag (a HEAD: Brown never reads an upload's body).
+    pub async fn upload(&self, key: &str) -> Result<Option<ObjectMeta>, ApiError> {
+        Ok(self.objects.head(key).await?)
     }
 
     /// Readiness: the tasks bucket answers.

@@ -26,6 +26,7 @@ use shared::{
     task::{DataFormat, TaskData},
 };
 use utoipa::ToSchema;
+use uuid::Uuid;
 
 use crate::{app::AppState, error::ApiError};
 
@@ -51,7 +52,7 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             field: field.into(),
             message: message.into(),
@@ -65,7 +66,10 @@ impl FieldError {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskRequest {
     pub input: String,
+    /// Inline data, or (with `upload`) the format and grouping of uploaded data.
     pub data: Option<TaskData>,
+    /// The upload the data is in, still to be checked (`crate::uploads::check`).
+    pub upload: Option<Uuid>,
     pub tools: Vec<String>,
     pub metadata: BTreeMap<String, String>,
 }
@@ -123,10 +127,11 @@ pub fn task_request(body: &Value) -> Result<TaskRequest, Vec<FieldError>> {
         }
     }
     let input = input(object.get("input"), &mut errors);
-    let data = object
+    let (data, upload) = object
         .get("data")
         .filter(|value| !value.is_null())
-        .and_then(|value| data(value, &mut errors));
+        .and_then(|value| data(value, &mut errors))
+        .map_or((None, None), |(data, upload)| (Some(data), upload));
     let tools = object
         .get("tools")
         .filter(|value| !value.is_null())
@@ -141,6 +146,7 @@ pub fn task_request(body: &Value) -> Result<TaskRequest, Vec<FieldError>> {
         Some(input) if errors.is_empty() => Ok(TaskRequest {
             input,
             data,
+            upload,
             tools,
             metadata,
         }),
@@ -153,6 +159,10 @@ pub fn semantics(request: &TaskRequest) -> Result<(), Vec<FieldError>> {
     let Some(data) = &request.data else {
         return Ok(());
     };
+    // Brown never reads an upload; Bayko parses it within the same limits.
+    if request.upload.is_some() {
+        return Ok(());
+    }
     content::check(data.format, &data.content, &DataLimits::DEFAULT).map_err(|err| {
         vec![FieldError {
             field: "data.content".into(),
@@ -184,14 +194,15 @@ fn input(value: Option<&Value>, errors: &mut Vec<FieldError>) -> Option<String> 
     None
 }
 
-fn data(value: &Value, errors: &mut Vec<FieldError>) -> Option<TaskData> {
+/// The data's fields; the upload id too when the data is uploaded rather than inline.
+fn data(value: &Value, errors: &mut Vec<FieldError>) -> Option<(TaskData, Option<Uuid>)> {
     let Some(object) = value.as_object() else {
         errors.push(type_error("data", "an object", value));
         return None;
     };
     let before = errors.len();
     for field in object.keys() {
-        if !["format", "content", "group_by"].contains(&field.as_str()) {
+        if !["format", "content", "upload", "group_by"].contains(&field.as_str()) {
             errors.push(FieldError::new(format!("data.{field}"), "unknown field"));
         }
     }
@@ -218,9 +229,58 @@ fn data(value: &Value, errors: &mut Vec<FieldError>) -> Option<TaskData> {
             None
         }
     };
-    let content = match object.get("content") {
+    let upload = object
+        .get("upload")
+        .filter(|value| !value.is_null())
+        .map(|value| upload(value, errors));
+    let content = match (object.get("content"), &upload) {
+        (None | Some(Value::Null), Some(_)) => Some(String::new()),
+        (Some(content), Some(_)) if !content.is_null() => {
+            errors.push(FieldError::new(
+                "data",
+                "send the data inline (content) or by upload (upload), not both",
+            ));
+            None
+        }
+        (content, _) => inline_content(content, errors),
+    };
+    let group_by = object
+        .get("group_by")
+        .map(|value| group_by(value, errors))
+        .unwrap_or_default();
+    match (format, content, upload) {
+        (Some(format), Some(content), upload) if errors.len() == before => Some((
+            TaskData {
+                format,
+                content,
+                upload: None,
+                group_by,
+            },
+            upload.flatten(),
+        )),
+        _ => None,
+    }
+}
+
+/// An upload id, as `POST /v1/uploads` answered it.
+fn upload(value: &Value, errors: &mut Vec<FieldError>) -> Option<Uuid> {
+    let id = value.as_str().and_then(|id| Uuid::parse_str(id).ok());
+    if id.is_none() {
+        errors.push(FieldError::new(
+            "data.upload",
+            "must be an upload_id that POST /v1/uploads answered",
+        ));
+    }
+    id
+}
+
+fn inline_content(value: Option<&Value>, errors: &mut Vec<FieldError>) -> Option<String> {
+    match value {
         None | Some(Value::Null) => {
-            errors.push(FieldError::new("data.content", "is required"));
+            errors.push(FieldError::new(
+                "data.content",
+                "is required (or an upload instead)",
+            ));
             None
         }
         Some(Value::String(text)) if text.trim().is_empty() => {
@@ -232,18 +292,6 @@ fn data(value: &Value, errors: &mut Vec<FieldError>) -> Option<TaskData> {
             errors.push(type_error("data.content", "a string", other));
             None
         }
-    };
-    let group_by = object
-        .get("group_by")
-        .map(|value| group_by(value, errors))
-        .unwrap_or_default();
-    match (format, content) {
-        (Some(format), Some(content)) if errors.len() == before => Some(TaskData {
-            format,
-            content,
-            group_by,
-        }),
-        _ => None,
     }
 }
 

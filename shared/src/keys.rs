@@ -5,6 +5,7 @@
 //! tasks bucket      inbox/{tenant}/{task_id}.json    written once by Brown
 //!                   status/{tenant}/{task_id}.json   written by Bayko, conditionally
 //!                   cancel/{tenant}/{task_id}.json   written once by Brown on DELETE
+//!                   uploads/{tenant}/{upload_id}     PUT by a client through a URL Brown presigned
 //! artifacts bucket  {tenant}/{task_id}/{artifact}    written once by Bayko
 //! ```
 
@@ -18,6 +19,15 @@ pub const STATUS_PREFIX: &str = "status/";
 /// Cancel requests: Brown writes a marker, Bayko looks for it between steps. Outside `inbox/`,
 /// so a cancel request is never mistaken for work.
 pub const CANCEL_PREFIX: &str = "cancel/";
+/// Large task data, PUT by clients through presigned URLs. Outside `inbox/`, so an upload is
+/// never work; a lifecycle rule expires it.
+pub const UPLOADS_PREFIX: &str = "uploads/";
+
+/// Where a tenant's upload lives. The key is always built from the authenticated tenant and the
+/// id, never taken from a client, so one tenant cannot name another's object.
+pub fn upload_key(tenant: &Tenant, upload_id: Uuid) -> String {
+    format!("{UPLOADS_PREFIX}{tenant}/{upload_id}")
+}
 
 /// A tenant name: lowercase letters, digits and `-`, 1 to 63 characters, so that it is safe in
 /// a key, a metric label and a bucket prefix alike.
@@ -118,6 +128,11 @@ mod tests {
         assert!(inbox.starts_with("inbox/acme-1/"));
         assert_eq!(TaskKey::from_inbox_key(&inbox).unwrap(), key);
         assert_eq!(key.status(), format!("status/acme-1/{}.json", key.task_id));
+        assert_eq!(
+            upload_key(&key.tenant, key.task_id),
+            format!("uploads/acme-1/{}", key.task_id)
+        );
+        assert!(TaskKey::from_inbox_key(&upload_key(&key.tenant, key.task_id)).is_err());
         assert_eq!(
             key.artifact("processing.log"),
             format!("acme-1/{}/processing.log", key.task_id)

@@ -24,6 +24,10 @@ impl DataLimits {
     };
 }
 
+/// The largest upload (`POST /v1/uploads`) Brown may sign for and Bayko will read: uploads skip
+/// Brown's body limit, so this bounds what one task can make a worker hold.
+pub const MAX_UPLOAD_BYTES: u64 = 32 * 1024 * 1024;
+
 impl Default for DataLimits {
     fn default() -> Self {
         Self::DEFAULT

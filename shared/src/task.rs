@@ -68,16 +68,31 @@ impl TaskV1 {
     }
 }
 
-/// Inline data to work on.
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+/// The data to work on: inline `content`, or an `upload` Bayko reads from the tasks bucket.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TaskData {
     pub format: DataFormat,
+    /// The data itself; empty in a stored task whose data was uploaded, until Bayko reads it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub content: String,
+    /// The upload that holds the data, as Brown found it when it accepted the task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload: Option<UploadRef>,
     /// Columns to total the data by; by default, the first text column that is not a period.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub group_by: Vec<String>,
+}
+
+/// An upload a task reads its data from (`uploads/{tenant}/{id}`, see [`crate::keys::upload_key`]).
+/// Brown records the size and ETag it checked, so Bayko reads exactly that version: an object
+/// replaced after the task was accepted fails the task rather than feeding it other data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadRef {
+    pub id: Uuid,
+    pub size: u64,
+    pub etag: String,
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -23,6 +23,7 @@ use crate::{
     openapi::TaskRequestBody,
     policy::{self, PolicyFinding},
     store::Stored,
+    uploads,
     validate::{self, JsonBody},
 };
 
@@ -60,7 +61,7 @@ const IDEMPOTENCY_NAMESPACE: Uuid = Uuid::from_u128(0x6b1f_3c2e_8d4a_4e7b_9a05_2
         (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over the limit", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, invalid data, content policy, or a reused Idempotency-Key", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, invalid data, content policy, a reused Idempotency-Key, or an upload that is missing, empty or too large", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Rate limited", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Storage unavailable, overloaded, or timed out", body = Problem, content_type = "application/problem+json"),
     ),
@@ -84,6 +85,11 @@ pub async fn submit(
         tracing::info!(%tenant, findings = ?kinds(&verdict.rejected), "rejected by content policy");
         return Err(ApiError::ContentPolicy(verdict.rejected));
     }
+    // Checked last of all, as it costs a call to storage.
+    let mut data = request.data;
+    if let (Some(id), Some(data)) = (request.upload, data.as_mut()) {
+        data.upload = Some(uploads::check(&state, &tenant, id).await?);
+    }
     let task_id = match &idempotency_key {
         Some(key) => Uuid::new_v5(
             &IDEMPOTENCY_NAMESPACE,
@@ -98,7 +104,7 @@ pub async fn submit(
         tenant: tenant.to_string(),
         submitted_at: Utc::now(),
         input: request.input,
-        data: request.data,
+        data,
         tools: request.tools,
         metadata: request.metadata,
         idempotency_key,

@@ -24,6 +24,7 @@ use crate::{
     keys::ApiKeys,
     links::LinkSigner,
     store::{Probe, TaskStore},
+    uploads::UploadSigner,
 };
 
 const ACME_KEY: &str = "bbk_acme-test-key";
@@ -66,10 +67,12 @@ impl Door {
             s3: offline_s3(),
             bucket: config.artifacts_bucket.clone(),
         };
+        let uploads = UploadSigner::new(offline_s3(), config.tasks_bucket.clone());
         let state = AppState::new(
             config,
             TaskStore::new(objects, Probe::Memory, Default::default()),
             links,
+            uploads,
         );
         Self {
             router: router(state.clone()),
@@ -676,7 +679,15 @@ async fn openapi_is_open_and_describes_the_door() {
     let request = &document["components"]["schemas"]["TaskRequestBody"];
     assert_eq!(request["additionalProperties"], false);
     assert_eq!(request["properties"]["metadata"]["maxProperties"], 32);
-    for path in ["/v1/tasks", "/v1/tasks/{task_id}", "/healthz", "/readyz"] {
+    let upload = &document["components"]["schemas"]["UploadRequestBody"];
+    assert_eq!(upload["required"], json!(["size"]));
+    for path in [
+        "/v1/tasks",
+        "/v1/tasks/{task_id}",
+        "/v1/uploads",
+        "/healthz",
+        "/readyz",
+    ] {
         assert!(document["paths"][path].is_object(), "{path}");
     }
 }
@@ -696,4 +707,202 @@ async fn timeouts_leave_time_for_normal_requests() {
     config.request_timeout = Duration::from_secs(5);
     let door = Door::new(config, Arc::new(MemoryStore::new()));
     submit_ok(&door, ACME_KEY).await;
+}
+
+// --- uploads -------------------------------------------------------------------------------
+
+fn create_upload(key: &str, body: &Value) -> Request<Body> {
+    Request::post("/v1/uploads")
+        .header(header::AUTHORIZATION, format!("Bearer {key}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+/// Puts `body` where tenant `tenant_name`'s upload `id` lives, as the presigned PUT would.
+async fn put_upload(store: &MemoryStore, tenant_name: &str, id: Uuid, body: &str) {
+    store
+        .put(
+            &shared::keys::upload_key(&tenant(tenant_name), id),
+            Payload::new(body, "text/csv"),
+            PutMode::Overwrite,
+        )
+        .await
+        .unwrap();
+}
+
+fn upload_task(id: &str) -> Value {
+    json!({
+        "input": "Process quarterly data analysis request",
+        "data": {"format": "csv", "upload": id},
+    })
+}
+
+#[tokio::test]
+async fn an_upload_grant_is_a_put_signed_for_the_tenants_key_and_the_size() {
+    let (door, _) = Door::memory();
+    let response = door
+        .send(create_upload(ACME_KEY, &json!({"size": 5_000_000})))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+    let grant = json_body(response).await;
+    let id = grant["upload_id"].as_str().unwrap();
+    assert!(Uuid::parse_str(id).is_ok());
+    assert_eq!(grant["method"], "PUT");
+    assert_eq!(grant["max_bytes"], shared::limits::MAX_UPLOAD_BYTES);
+    assert_eq!(grant["headers"]["content-length"], "5000000");
+    let url = grant["url"].as_str().unwrap();
+    let (path, query) = url.split_once('?').unwrap();
+    assert!(
+        path.ends_with(&format!("/tasks/uploads/acme/{id}")),
+        "{url}"
+    );
+    // The key and the length are under the signature: S3 refuses the URL for anything else.
+    let signed = query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("X-Amz-SignedHeaders="))
+        .unwrap();
+    assert!(
+        signed.split("%3B").any(|name| name == "content-length"),
+        "{signed}"
+    );
+    assert!(query.contains("X-Amz-Expires=900"), "{query}");
+    let expires_at: chrono::DateTime<Utc> =
+        serde_json::from_value(grant["expires_at"].clone()).unwrap();
+    assert!(expires_at > Utc::now() + chrono::Duration::minutes(14));
+
+    // Each grant is a new id.
+    let again = json_body(
+        door.send(create_upload(ACME_KEY, &json!({"size": 10})))
+            .await,
+    )
+    .await;
+    assert_ne!(again["upload_id"], grant["upload_id"]);
+}
+
+#[tokio::test]
+async fn an_upload_grant_needs_a_key_and_a_size_within_the_limit() {
+    let mut config = config();
+    config.upload_max_bytes = 1000;
+    let door = Door::new(config, Arc::new(MemoryStore::new()));
+    let response = door.send(create_upload("", &json!({"size": 10}))).await;
+    problem(response, 401, "unauthorized").await;
+    for body in [
+        json!({"size": 1001}),
+        json!({"size": 0}),
+        json!({}),
+        json!({"size": "1"}),
+    ] {
+        let response = door.send(create_upload(ACME_KEY, &body)).await;
+        let problem = problem(response, 422, "validation").await;
+        assert_eq!(problem["errors"][0]["field"], "size", "{body}");
+    }
+}
+
+#[tokio::test]
+async fn a_task_on_an_upload_stores_the_version_brown_checked() {
+    let (door, store) = Door::memory();
+    let id = Uuid::new_v4();
+    let csv = "quarter,revenue\nQ1,10\nQ2,12\n";
+    put_upload(&store, "acme", id, csv).await;
+    let response = door
+        .send(submit(ACME_KEY, &upload_task(&id.to_string())))
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let task_id = json_body(response).await["task_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let inbox = TaskKey::new(tenant("acme"), Uuid::parse_str(&task_id).unwrap()).inbox();
+    let stored: Value =
+        serde_json::from_slice(&store.get(&inbox).await.unwrap().unwrap().body).unwrap();
+    let upload_meta = store
+        .head(&shared::keys::upload_key(&tenant("acme"), id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored["data"],
+        json!({"format": "csv", "upload": {"id": id, "size": csv.len(), "etag": upload_meta.etag}})
+    );
+}
+
+#[tokio::test]
+async fn upload_not_found_for_a_missing_upload_or_another_tenants() {
+    let (door, store) = Door::memory();
+    let response = door
+        .send(submit(ACME_KEY, &upload_task(&Uuid::new_v4().to_string())))
+        .await;
+    problem(response, 422, "upload-not-found").await;
+    // globex's upload, under globex's key: acme naming its id finds nothing of its own.
+    let id = Uuid::new_v4();
+    put_upload(&store, "globex", id, "a,b\n1,2\n").await;
+    let response = door
+        .send(submit(ACME_KEY, &upload_task(&id.to_string())))
+        .await;
+    let problem = problem(response, 422, "upload-not-found").await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&id.to_string())
+    );
+    // Nothing was written for the refused tasks.
+    assert!(store.keys().iter().all(|key| key.starts_with("uploads/")));
+}
+
+#[tokio::test]
+async fn upload_too_large_and_upload_empty() {
+    let mut config = config();
+    config.upload_max_bytes = 16;
+    let store = Arc::new(MemoryStore::new());
+    let door = Door::new(config, store.clone());
+    let large = Uuid::new_v4();
+    put_upload(&store, "acme", large, "a,b\n1,2\n3,4\n5,66\n").await;
+    let response = door
+        .send(submit(ACME_KEY, &upload_task(&large.to_string())))
+        .await;
+    let problem_doc = problem(response, 422, "upload-too-large").await;
+    assert!(
+        problem_doc["detail"]
+            .as_str()
+            .unwrap()
+            .contains("limit of 16 bytes")
+    );
+    let empty = Uuid::new_v4();
+    put_upload(&store, "acme", empty, "").await;
+    let response = door
+        .send(submit(ACME_KEY, &upload_task(&empty.to_string())))
+        .await;
+    problem(response, 422, "upload-empty").await;
+}
+
+#[tokio::test]
+async fn data_is_inline_or_uploaded_not_both_nor_neither() {
+    let (door, _) = Door::memory();
+    let id = Uuid::new_v4().to_string();
+    for (data, field) in [
+        (
+            json!({"format": "csv", "content": "a\n1\n", "upload": id}),
+            "data",
+        ),
+        (json!({"format": "csv"}), "data.content"),
+        (
+            json!({"format": "csv", "upload": "uploads/acme/x"}),
+            "data.upload",
+        ),
+        (json!({"format": "csv", "upload": 7}), "data.upload"),
+    ] {
+        let body = json!({"input": "x", "data": data});
+        let response = door.send(submit(ACME_KEY, &body)).await;
+        let problem = problem(response, 422, "validation").await;
+        let fields: Vec<&str> = problem["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|error| error["field"].as_str().unwrap())
+            .collect();
+        assert_eq!(fields, [field], "{data}");
+    }
 }

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use crate::{AwsError, ObjectStore, Payload, PutMode};
+use crate::{AwsError, Bounded, ObjectStore, Payload, PutMode};
 
 /// How long a contract check waits for a message to come back.
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -18,6 +18,47 @@ pub async fn object_store(store: &dyn ObjectStore, prefix: &str) {
     a_create_only_write_loses_to_an_existing_object(store, &format!("{prefix}/create")).await;
     an_if_match_write_needs_the_current_etag(store, &format!("{prefix}/update")).await;
     overwrite_replaces_and_head_reports_metadata(store, &format!("{prefix}/overwrite")).await;
+    a_bounded_read_checks_version_and_size(store, &format!("{prefix}/bounded")).await;
+}
+
+async fn a_bounded_read_checks_version_and_size(store: &dyn ObjectStore, key: &str) {
+    let missing = store.get_bounded(key, "\"none\"", 1024).await.unwrap();
+    assert!(matches!(missing, Bounded::Missing), "{missing:?}");
+    let body = "a,b\n1,2\n".repeat(100);
+    let size = body.len() as u64;
+    let written = store
+        .put(
+            key,
+            Payload::new(body.clone(), "text/csv"),
+            PutMode::Overwrite,
+        )
+        .await
+        .unwrap();
+    match store.get_bounded(key, &written.etag, size).await.unwrap() {
+        Bounded::Read(object) => {
+            assert_eq!(object.body, body.as_bytes());
+            assert_eq!(object.meta.size, size);
+        }
+        other => panic!("a read within the bound answered {other:?}"),
+    }
+    let over = store
+        .get_bounded(key, &written.etag, size - 1)
+        .await
+        .unwrap();
+    assert!(
+        matches!(over, Bounded::TooLarge(n) if n == size),
+        "{over:?}"
+    );
+    store
+        .put(
+            key,
+            Payload::new("replaced", "text/csv"),
+            PutMode::Overwrite,
+        )
+        .await
+        .unwrap();
+    let stale = store.get_bounded(key, &written.etag, size).await;
+    assert!(matches!(stale, Err(AwsError::Conflict(_))), "{stale:?}");
 }
 
 async fn a_create_only_write_loses_to_an_existing_object(store: &dyn ObjectStore, key: &str) {

@@ -16,7 +16,8 @@ pub use client::sqs;
 pub use client::{AwsSettings, s3};
 pub use failure::AwsError;
 pub use objects::{
-    Fresh, MemoryStore, Object, ObjectMeta, ObjectStore, Payload, PutMode, S3Store, Written,
+    Bounded, Fresh, MemoryStore, Object, ObjectMeta, ObjectStore, Payload, PutMode, S3Store,
+    Written,
 };
 #[cfg(feature = "sqs")]
 pub use queue::{MemoryQueue, Message, SqsQueue, WorkQueue};

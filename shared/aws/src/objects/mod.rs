@@ -34,6 +34,26 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
         })
     }
 
+    /// The version of the object with ETag `etag`, if it is at most `max_bytes`, read into one
+    /// buffer of its size. The size is checked before the body is read; an object replaced
+    /// since `etag` is [`AwsError::Conflict`]. This default reads the whole object (memory);
+    /// S3 checks the length and streams the body.
+    async fn get_bounded(
+        &self,
+        key: &str,
+        etag: &str,
+        max_bytes: u64,
+    ) -> Result<Bounded, AwsError> {
+        Ok(match self.get(key).await? {
+            None => Bounded::Missing,
+            Some(object) if object.meta.etag != etag => {
+                return Err(AwsError::Conflict(format!("reading {key}")));
+            }
+            Some(object) if object.meta.size > max_bytes => Bounded::TooLarge(object.meta.size),
+            Some(object) => Bounded::Read(object),
+        })
+    }
+
     /// Writes `payload` at `key` as `mode` allows. A lost precondition is
     /// [`AwsError::Conflict`]; an `Update` of a missing object is [`AwsError::NotFound`], as S3
     /// answers it.
@@ -46,6 +66,15 @@ pub enum Fresh {
     Changed(Object),
     /// Still the version the caller has.
     Unchanged,
+    Missing,
+}
+
+/// The answer to [`ObjectStore::get_bounded`].
+#[derive(Debug, Clone)]
+pub enum Bounded {
+    Read(Object),
+    /// The object is this many bytes, over the bound; its body was not read.
+    TooLarge(u64),
     Missing,
 }
 

@@ -3,7 +3,7 @@
 use aws_sdk_s3::{operation::get_object::GetObjectOutput, primitives::ByteStream};
 use chrono::{DateTime, Utc};
 
-use super::{Fresh, Object, ObjectMeta, ObjectStore, Payload, PutMode, Written};
+use super::{Bounded, Fresh, Object, ObjectMeta, ObjectStore, Payload, PutMode, Written};
 use crate::AwsError;
 
 /// One S3 bucket.
@@ -97,6 +97,54 @@ impl ObjectStore for S3Store {
             },
             body,
         }))
+    }
+
+    async fn get_bounded(
+        &self,
+        key: &str,
+        etag: &str,
+        max_bytes: u64,
+    ) -> Result<Bounded, AwsError> {
+        let action = format!("reading s3://{}/{key}", self.bucket);
+        let output = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .if_match(etag)
+            .send()
+            .await;
+        let mut output = match output.map_err(|err| AwsError::from_sdk(&action, err)) {
+            Ok(output) => output,
+            Err(AwsError::NotFound(_)) => return Ok(Bounded::Missing),
+            Err(err) => return Err(err),
+        };
+        let meta = get_meta(&output);
+        // Dropping the unread body closes the connection: nothing over the bound is read.
+        if meta.size > max_bytes {
+            return Ok(Bounded::TooLarge(meta.size));
+        }
+        // One buffer of the announced size; a body that outgrows it is refused, not grown.
+        let mut body = Vec::with_capacity(meta.size as usize);
+        while let Some(chunk) = output
+            .body
+            .try_next()
+            .await
+            .map_err(|err| AwsError::Transient(format!("{action}: reading the body: {err}")))?
+        {
+            if (body.len() + chunk.len()) as u64 > meta.size {
+                return Ok(Bounded::TooLarge((body.len() + chunk.len()) as u64));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        if body.len() as u64 != meta.size {
+            return Err(AwsError::Transient(format!(
+                "{action}: the body ended after {} of {} bytes",
+                body.len(),
+                meta.size
+            )));
+        }
+        Ok(Bounded::Read(Object { body, meta }))
     }
 
     async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, AwsError> {
