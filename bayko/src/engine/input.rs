@@ -204,6 +204,7 @@ mod tests {
             input: input.into(),
             data: Some(shared::task::TaskData {
                 format: DataFormat::Text,
+                upload: None,
                 content: text.into(),
                 group_by: Vec::new(),
             }),

@@ -162,6 +162,7 @@ fn task(tools: &[&str]) -> TaskV1 {
         input: "Process quarterly data analysis request".into(),
         data: Some(TaskData {
             format: DataFormat::Csv,
+            upload: None,
             content:
                 "quarter,region,revenue\n2025-Q1,north,100\n2025-Q2,north,120\n2025-Q3,south,90\n"
                     .into(),
@@ -424,6 +425,7 @@ async fn a_required_step_failing_fails_the_task_with_its_reason() {
     let mut bad = task(&[]);
     bad.data = Some(TaskData {
         format: DataFormat::Csv,
+        upload: None,
         content: "a,b\n1,2,3\n".into(),
         group_by: Vec::new(),
     });
@@ -446,6 +448,7 @@ async fn pii_is_redacted_from_the_artifacts() {
     leaky.input = "Summarise for jane.doe@example.com".into();
     leaky.data = Some(TaskData {
         format: DataFormat::Text,
+        upload: None,
         content: "Call me at +44 20 7946 0958. The quarter went well and revenue grew.".into(),
         group_by: Vec::new(),
     });
@@ -464,6 +467,7 @@ fn router_explains_its_choices() {
     let mut text_task = task(&["document-processor", "nope"]);
     text_task.data = Some(TaskData {
         format: DataFormat::Text,
+        upload: None,
         content: "Some text.".into(),
         group_by: Vec::new(),
     });
