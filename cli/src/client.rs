@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::view::{Accepted, Problem, TaskView};
+use crate::view::{Accepted, Problem, TaskView, UploadGrant};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -95,6 +95,32 @@ impl Brown {
         serde_json::from_value::<Accepted>(value)
             .map(|accepted| accepted.task_id)
             .map_err(|err| ClientError::Decode(err.to_string()))
+    }
+
+    /// Uploads `body` for a task to name instead of sending it inline: asks Brown for a URL
+    /// signed for its size, then PUTs it there (no API key: the URL carries its own authority).
+    pub async fn upload(&self, body: Vec<u8>) -> Result<Uuid, ClientError> {
+        let request = self
+            .request(Method::POST, "/v1/uploads")
+            .json(&serde_json::json!({"size": body.len()}));
+        let grant: UploadGrant = decode(self.send(request).await?).await?;
+        let mut put = self.http.put(&grant.url).timeout(CALL_TIMEOUT);
+        for (name, value) in &grant.headers {
+            // The body sets its own length, which is the size the URL was signed for.
+            if name != "content-length" && name != "host" {
+                put = put.header(name, value);
+            }
+        }
+        let response = put
+            .body(body)
+            .send()
+            .await
+            .map_err(|source| ClientError::Unreachable {
+                url: "the upload URL".to_owned(),
+                source,
+            })?;
+        checked(response).await?;
+        Ok(grant.upload_id)
     }
 
     pub async fn status(&self, task_id: Uuid) -> Result<TaskView, ClientError> {

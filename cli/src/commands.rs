@@ -20,7 +20,7 @@ use crate::{
 };
 
 /// Files up to this size go inline in the request; Brown's default body limit is 1 MiB and
-/// JSON escaping can grow the content.
+/// JSON escaping can grow the content. Larger ones go by upload.
 const INLINE_LIMIT: u64 = 768 * 1024;
 
 pub struct Session {
@@ -29,7 +29,7 @@ pub struct Session {
 }
 
 pub async fn submit(ctx: &Session, submit: Submit) -> anyhow::Result<ExitCode> {
-    let body = request_body(&submit).await?;
+    let body = request_body(ctx, &submit).await?;
     let task_id = ctx
         .brown
         .submit(&body, submit.idempotency_key.as_deref())
@@ -141,23 +141,31 @@ fn report_summary(file: &Path) -> Option<String> {
     payload["report"]["summary"].as_str().map(str::to_owned)
 }
 
-async fn request_body(submit: &Submit) -> anyhow::Result<Value> {
+async fn request_body(ctx: &Session, submit: &Submit) -> anyhow::Result<Value> {
     let file = &submit.file;
     let size = tokio::fs::metadata(file)
         .await
         .with_context(|| format!("reading {}", file.display()))?
         .len();
-    if size > INLINE_LIMIT {
-        bail!(
-            "{} is {size} bytes; bnb sends files of up to {INLINE_LIMIT} bytes inline",
-            file.display()
-        );
-    }
-    let content = tokio::fs::read_to_string(file)
-        .await
-        .with_context(|| format!("reading {} (it must be UTF-8 text)", file.display()))?;
-    let format = submit.format.unwrap_or_else(|| format_of(file));
-    let mut data = json!({"format": format_name(format), "content": content});
+    let format = format_name(submit.format.unwrap_or_else(|| format_of(file)));
+    let mut data = if size > INLINE_LIMIT {
+        let bytes = tokio::fs::read(file)
+            .await
+            .with_context(|| format!("reading {}", file.display()))?;
+        std::str::from_utf8(&bytes)
+            .with_context(|| format!("{} must be UTF-8 text", file.display()))?;
+        let size = bytes.len();
+        let upload_id = ctx.brown.upload(bytes).await?;
+        if !ctx.json {
+            eprintln!("uploaded {} ({size} bytes)", file.display());
+        }
+        json!({"format": format, "upload": upload_id})
+    } else {
+        let content = tokio::fs::read_to_string(file)
+            .await
+            .with_context(|| format!("reading {} (it must be UTF-8 text)", file.display()))?;
+        json!({"format": format, "content": content})
+    };
     if !submit.group_by.is_empty() {
         data["group_by"] = json!(submit.group_by);
     }

@@ -14,6 +14,16 @@ pub struct Accepted {
     pub task_id: Uuid,
 }
 
+/// `POST /v1/uploads`'s answer: where to PUT the file.
+#[derive(Debug, Deserialize)]
+pub struct UploadGrant {
+    pub upload_id: Uuid,
+    pub url: String,
+    /// Signed headers to send with the PUT.
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+}
+
 /// `GET /v1/tasks/{id}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TaskView {
