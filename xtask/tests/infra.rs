@@ -244,6 +244,8 @@ fn task_roles_hold_exactly_the_least_privilege_matrix() {
             ("s3:PutObject", "tasks:cancel/*"),
             ("s3:GetObject", "tasks:inbox/*"),
             ("s3:GetObject", "tasks:status/*"),
+            ("s3:PutObject", "tasks:uploads/*"),
+            ("s3:GetObject", "tasks:uploads/*"),
             ("s3:GetObject", "artifacts:*"),
             ("s3:ListBucket", "tasks"),
         ])
@@ -253,6 +255,7 @@ fn task_roles_hold_exactly_the_least_privilege_matrix() {
         expected(&[
             ("s3:GetObject", "tasks:inbox/*"),
             ("s3:GetObject", "tasks:cancel/*"),
+            ("s3:GetObject", "tasks:uploads/*"),
             ("s3:GetObject", "tasks:status/*"),
             ("s3:PutObject", "tasks:status/*"),
             ("s3:GetObject", "artifacts:*"),

@@ -26,6 +26,14 @@ data "aws_iam_policy_document" "brown_task" {
     resources = ["${var.tasks_bucket_arn}/inbox/*", "${var.tasks_bucket_arn}/status/*"]
   }
   statement {
+    # Upload URLs act with Brown's credentials, so Brown may PUT where it signs (S3 then holds
+    # the client to the signed key and Content-Length). GetObject is what HeadObject needs:
+    # Brown HEADs an upload before accepting a task on it and never reads its body.
+    sid       = "SignAndCheckUploads"
+    actions   = ["s3:PutObject", "s3:GetObject"]
+    resources = ["${var.tasks_bucket_arn}/uploads/*"]
+  }
+  statement {
     sid       = "SignArtifactLinks"
     actions   = ["s3:GetObject"]
     resources = ["${var.artifacts_bucket_arn}/*"]
@@ -43,6 +51,11 @@ data "aws_iam_policy_document" "bayko_task" {
     sid       = "ReadTasksAndCancels"
     actions   = ["s3:GetObject"]
     resources = ["${var.tasks_bucket_arn}/inbox/*", "${var.tasks_bucket_arn}/cancel/*"]
+  }
+  statement {
+    sid       = "ReadUploads"
+    actions   = ["s3:GetObject"]
+    resources = ["${var.tasks_bucket_arn}/uploads/*"]
   }
   statement {
     sid       = "ClaimAndFinishStatuses"

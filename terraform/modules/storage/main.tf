@@ -15,6 +15,8 @@ module "tasks" {
   expire_days             = var.task_retention_days
   noncurrent_version_days = var.noncurrent_version_days
   access_log_bucket       = module.access_logs.id
+  # Uploads (large task data) are read once, by the task that names them: a day is plenty.
+  prefix_expire_days = { "uploads/" = 1 }
 }
 
 module "artifacts" {

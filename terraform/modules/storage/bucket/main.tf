@@ -17,6 +17,12 @@ variable "noncurrent_version_days" {
   type        = number
 }
 
+variable "prefix_expire_days" {
+  description = "Shorter lives for objects under some prefixes (prefix => days), current and overwritten versions alike; the shorter of two overlapping expirations wins."
+  type        = map(number)
+  default     = {}
+}
+
 variable "access_log_bucket" {
   description = "Bucket receiving this bucket's server access logs; null for the log bucket itself."
   type        = string
@@ -90,6 +96,23 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
     }
     abort_incomplete_multipart_upload {
       days_after_initiation = 1
+    }
+  }
+
+  dynamic "rule" {
+    for_each = var.prefix_expire_days
+    content {
+      id     = "expire-${trimsuffix(rule.key, "/")}"
+      status = "Enabled"
+      filter {
+        prefix = rule.key
+      }
+      expiration {
+        days = rule.value
+      }
+      noncurrent_version_expiration {
+        noncurrent_days = rule.value
+      }
     }
   }
 }
