@@ -25,8 +25,9 @@ impl DataLimits {
 }
 
 /// The largest upload (`POST /v1/uploads`) Brown may sign for and Bayko will read: uploads skip
-/// Brown's body limit, so this bounds what one task can make a worker hold.
-pub const MAX_UPLOAD_BYTES: u64 = 32 * 1024 * 1024;
+/// Brown's body limit, so this bounds what one task can make a worker hold before the parser's
+/// limits (rows, columns, cells, depth) are checked on it.
+pub const MAX_UPLOAD_BYTES: u64 = 16 * 1024 * 1024;
 
 impl Default for DataLimits {
     fn default() -> Self {

@@ -22,6 +22,7 @@ use uuid::Uuid;
 pub mod logged;
 pub mod otlp;
 pub mod prometheus;
+pub mod sigv4;
 
 /// How long a test waits for something that should happen within seconds.
 pub const DEADLINE: Duration = Duration::from_secs(60);

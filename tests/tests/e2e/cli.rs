@@ -12,14 +12,14 @@ use serde_json::Value;
 const QUARTERLY: &str = include_str!("../../../examples/quarterly.csv");
 
 /// A scratch folder of the test's own.
-fn scratch() -> PathBuf {
+pub(crate) fn scratch() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("bnb-test-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).expect("creating a scratch folder");
     dir
 }
 
 /// `bnb ARGS` pointed at the stack, run in `dir`.
-fn bnb(stack: &TestStack, dir: &Path, args: &[&str]) -> Command {
+pub(crate) fn bnb(stack: &TestStack, dir: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(binary("bnb"));
     command
         .args(args)
@@ -31,13 +31,13 @@ fn bnb(stack: &TestStack, dir: &Path, args: &[&str]) -> Command {
 }
 
 /// Runs a command with pipes, off the runtime's threads (Brown and Bayko run on them).
-async fn piped(mut command: Command) -> Output {
+pub(crate) async fn piped(mut command: Command) -> Output {
     tokio::task::spawn_blocking(move || command.output().expect("running bnb"))
         .await
         .expect("bnb runner")
 }
 
-fn json_stdout(output: &Output) -> Value {
+pub(crate) fn json_stdout(output: &Output) -> Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
         panic!(
             "stdout is not JSON ({err}): {}\nstderr: {}",

@@ -13,3 +13,4 @@ mod pipeline;
 mod poison;
 mod seams;
 mod traces;
+mod uploads;
