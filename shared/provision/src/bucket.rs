@@ -49,11 +49,13 @@ pub(crate) async fn create(s3: &Client, bucket: &str) -> Result<(), ProvisionErr
     }
 }
 
-/// Applies the hardening; `expire_after_days` is the bucket's current-version lifetime.
+/// Applies the hardening; `expire_after_days` is the bucket's current-version lifetime, and
+/// `prefix_expire_days` shorter lives under some prefixes (as terraform's storage module sets).
 pub(crate) async fn harden(
     s3: &Client,
     bucket: &str,
     expire_after_days: i32,
+    prefix_expire_days: &[(&str, i32)],
     retention: Retention,
     transport: policy::Transport,
 ) -> Result<(), ProvisionError> {
@@ -123,11 +125,28 @@ pub(crate) async fn harden(
         )
         .build()
         .map_err(at("building the lifecycle rule"))?;
+    let mut rules = vec![rule];
+    for (prefix, days) in prefix_expire_days {
+        rules.push(
+            LifecycleRule::builder()
+                .id(format!("expire-{}", prefix.trim_end_matches('/')))
+                .status(ExpirationStatus::Enabled)
+                .filter(LifecycleRuleFilter::builder().prefix(*prefix).build())
+                .expiration(LifecycleExpiration::builder().days(*days).build())
+                .noncurrent_version_expiration(
+                    NoncurrentVersionExpiration::builder()
+                        .noncurrent_days(*days)
+                        .build(),
+                )
+                .build()
+                .map_err(at("building a prefix's lifecycle rule"))?,
+        );
+    }
     s3.put_bucket_lifecycle_configuration()
         .bucket(bucket)
         .lifecycle_configuration(
             BucketLifecycleConfiguration::builder()
-                .rules(rule)
+                .set_rules(Some(rules))
                 .build()
                 .map_err(at("building the lifecycle configuration"))?,
         )

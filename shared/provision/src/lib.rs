@@ -101,12 +101,14 @@ pub async fn provision(
 
     let transport = policy::Transport::of_endpoint(config.endpoint_url());
     let retention = Retention::default();
-    for (bucket, days) in [
-        (&names.tasks_bucket, retention.task_days),
-        (&names.artifacts_bucket, retention.artifact_days),
+    // Uploads are read once, by the task that names them: a day is plenty.
+    let tasks_prefixes: &[(&str, i32)] = &[(shared::keys::UPLOADS_PREFIX, 1)];
+    for (bucket, days, prefixes) in [
+        (&names.tasks_bucket, retention.task_days, tasks_prefixes),
+        (&names.artifacts_bucket, retention.artifact_days, &[]),
     ] {
         bucket::create(&s3, bucket).await?;
-        bucket::harden(&s3, bucket, days, retention, transport).await?;
+        bucket::harden(&s3, bucket, days, prefixes, retention, transport).await?;
     }
     s3.put_bucket_notification_configuration()
         .bucket(&names.tasks_bucket)

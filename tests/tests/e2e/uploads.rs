@@ -210,6 +210,21 @@ async fn an_upload_is_its_tenants_alone() {
 
     // Its own tenant is accepted.
     stack.submit_ok(&task_on(&grant["upload_id"])).await;
+
+    // Uploads expire after a day, as terraform's storage module sets it.
+    let lifecycle = stack
+        .s3
+        .get_bucket_lifecycle_configuration()
+        .bucket(stack.tasks_bucket())
+        .send()
+        .await
+        .unwrap();
+    let uploads_rule = lifecycle
+        .rules()
+        .iter()
+        .find(|rule| rule.filter().and_then(|filter| filter.prefix()) == Some("uploads/"))
+        .expect("a lifecycle rule for uploads/");
+    assert_eq!(uploads_rule.expiration().and_then(|e| e.days()), Some(1));
     stack.stop().await;
 }
 
