@@ -269,6 +269,7 @@ mod tests {
             data: Some(TaskData {
                 format: DataFormat::Csv,
                 content: "a,b\n1,2\n".into(),
+                upload: None,
                 group_by: vec!["a".into()],
             }),
             tools: vec!["data-processor".into()],
@@ -285,6 +286,23 @@ mod tests {
         assert_eq!(json["data"]["format"], "csv");
         let back: TaskDocument = serde_json::from_value(json).unwrap();
         assert_eq!(back, task);
+    }
+
+    #[test]
+    fn an_uploaded_tasks_data_round_trips_without_content() {
+        let TaskDocument::V1(mut task) = sample_task();
+        let data = task.data.as_mut().unwrap();
+        data.content.clear();
+        data.upload = Some(UploadRef {
+            id: Uuid::new_v4(),
+            size: 42,
+            etag: "\"abc\"".into(),
+        });
+        let json = serde_json::to_value(TaskDocument::V1(task.clone())).unwrap();
+        assert!(json["data"].get("content").is_none(), "{json}");
+        assert_eq!(json["data"]["upload"]["size"], 42);
+        let back: TaskDocument = serde_json::from_value(json).unwrap();
+        assert_eq!(back, TaskDocument::V1(task));
     }
 
     #[test]
