@@ -733,7 +733,10 @@ mod tests {
 
         let mut names: Vec<&str> = connection.tools().iter().map(|t| t.name.as_str()).collect();
         names.sort_unstable();
-        assert_eq!(names, ["add", "fail", "slow", "word_stats"]);
+        assert_eq!(
+            names,
+            ["add", "fail", "leak", "remember", "slow", "word_stats"]
+        );
         for tool in connection.tools() {
             assert_eq!(tool.server, "stats");
             assert!(
@@ -869,7 +872,7 @@ mod tests {
         let connection = McpConnection::connect(&config, CONNECT_TIMEOUT)
             .await
             .unwrap();
-        assert_eq!(connection.tools().len(), 4);
+        assert_eq!(connection.tools().len(), 6);
         assert!(tool(&connection, "add").input_schema["properties"]["a"].is_object());
         let sum = connection
             .call("add", json!({"a": 40, "b": 2}))

@@ -11,5 +11,6 @@ mod faults;
 mod metrics;
 mod pipeline;
 mod poison;
+mod redaction;
 mod seams;
 mod traces;
