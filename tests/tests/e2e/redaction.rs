@@ -297,6 +297,7 @@ async fn the_egress_policy_decides_what_an_mcp_server_receives() {
         "the server was sent nothing more"
     );
     stack.stop().await;
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -337,6 +338,7 @@ async fn an_mcp_servers_stderr_never_reaches_baykos_log_verbatim() {
         &[canary, "canary.stderr"],
     );
     stack.stop().await;
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
