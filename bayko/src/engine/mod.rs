@@ -267,7 +267,10 @@ impl Engine {
         control: &TaskControl,
     ) -> Result<Plan, EngineError> {
         let planners = self.registry.chain(crate::tools::capability::PLAN);
-        let Some(llm) = planners.first().and_then(|name| self.registry.get(name)) else {
+        let Some((planner, llm)) = planners
+            .first()
+            .and_then(|name| Some((name.as_str(), self.registry.get(name)?)))
+        else {
             return Ok(baseline);
         };
         let tools: Vec<Value> = self
@@ -299,7 +302,7 @@ impl Engine {
             ),
         );
         let mut input = json!({"prompt": prompt});
-        if let Err(refused) = self.egress(task, planners[0].as_str(), &mut input, log, "plan") {
+        if let Err(refused) = self.egress(task, planner, &mut input, log, "plan") {
             record(
                 log,
                 Event::LlmPlanRejected,

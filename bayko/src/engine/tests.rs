@@ -768,3 +768,31 @@ async fn planning_goes_through_the_llms_circuit_breaker() {
         "{rejected:?}"
     );
 }
+
+#[tokio::test]
+async fn a_refused_egress_keeps_the_task_away_from_the_llm_planner_too() {
+    let claude = Scripted::new("claude", "summarise", Duration::ZERO, vec![report()]);
+    let engine = engine(registry(
+        config("[router]\nllm_planning = true\n[egress]\nllm = \"refuse\"\n"),
+        vec![claude.clone()],
+    ));
+    let (result, log) = run(&engine, &emails_task()).await;
+    let outcome = result.unwrap();
+    assert_eq!(
+        claude.calls(),
+        0,
+        "neither planning nor summarising called the LLM"
+    );
+    let rejected = events(&log, "llm_plan_rejected");
+    assert_eq!(rejected.len(), 1);
+    assert!(
+        rejected[0]
+            .detail
+            .to_string()
+            .contains("egress policy refuses"),
+        "{:?}",
+        rejected[0].detail
+    );
+    assert_eq!(events(&log, "egress_refused").len(), 2);
+    assert_eq!(outcome.state, TaskState::Degraded);
+}
