@@ -360,10 +360,7 @@ fn end_to_end(headers: &HeaderMap) -> HeaderMap {
 }
 
 async fn forward(shared: &Shared, parts: hyper::http::request::Parts, body: Bytes) -> Answer {
-    let target = parts
-        .uri
-        .path_and_query()
-        .map_or("/", |path| path.as_str());
+    let target = parts.uri.path_and_query().map_or("/", |path| path.as_str());
     let url = format!("{}{target}", shared.upstream);
     let sent = shared
         .client

@@ -93,7 +93,10 @@ async fn figures(
             tools.runs += runs.len();
             tools.ran_twice += usize::from(runs.len() > 1);
             tools.claimed_twice += usize::from(claims.len() > 1);
-            let unkilled = runs.iter().filter(|worker| !killed.contains(*worker)).count();
+            let unkilled = runs
+                .iter()
+                .filter(|worker| !killed.contains(*worker))
+                .count();
             if runs.len() > claims.len() || unkilled > 1 {
                 eprintln!("{task_id}: tool runs by {runs:?} for claims {claims:?}");
                 tools.unexplained += 1;
@@ -601,10 +604,7 @@ async fn soak_with_chaos_every_task_ends_once() {
         .await
         .unwrap();
     if redriven > 0 {
-        workers
-            .lock()
-            .await
-            .push(spawner.spawn(CHAOS_ENV));
+        workers.lock().await.push(spawner.spawn(CHAOS_ENV));
         unfinished = wait_all_final(&stack, &unfinished, Duration::from_secs(120)).await;
     }
     assert_all_finished(&stack, &unfinished).await;
@@ -636,7 +636,10 @@ async fn soak_with_chaos_every_task_ends_once() {
         "every repeated execution and every failure is explained by kills"
     );
     assert_eq!((figures.written_twice, figures.lost), (0, 0));
-    let tools = figures.tools.as_ref().expect("the tasks used the counting tool");
+    let tools = figures
+        .tools
+        .as_ref()
+        .expect("the tasks used the counting tool");
     assert!(
         tools.runs >= figures.completed,
         "every completed task's tool ran"

@@ -64,18 +64,49 @@ impl Rig {
     }
 
     fn status_path(&self, task_id: &str) -> String {
-        format!("/{}/status/default/{task_id}.json", self.stack.tasks_bucket())
+        format!(
+            "/{}/status/default/{task_id}.json",
+            self.stack.tasks_bucket()
+        )
     }
 
     fn artifact_path(&self, task_id: &str, name: &str) -> String {
-        format!("/{}/default/{task_id}/{name}", self.stack.artifacts_bucket())
+        format!(
+            "/{}/default/{task_id}/{name}",
+            self.stack.artifacts_bucket()
+        )
+    }
+
+    /// The task's writes as the proxy saw them: `PUT name → answer`, the faults marked.
+    fn writes(&self, task_id: &str) -> String {
+        let seen = self.proxy.seen(task_id);
+        let described: Vec<String> = seen
+            .iter()
+            .filter(|seen| seen.method != "GET")
+            .map(|seen| {
+                let name = match seen.path.rsplit('/').next().unwrap_or_default() {
+                    _ if seen.path.contains("/status/") => "status",
+                    _ if seen.path.contains("/cancel/") => "cancel request",
+                    artifact => artifact,
+                };
+                let fault = seen
+                    .fault
+                    .map(|fault| format!(" [{fault:?}]"))
+                    .unwrap_or_default();
+                let answer = seen
+                    .upstream
+                    .map_or("no answer".to_owned(), |status| status.to_string());
+                format!("{} {name}{fault} → {answer}", seen.method)
+            })
+            .collect();
+        described.join(", ")
     }
 
     /// The task's figures once it is final.
     async fn figures(&self, label: &str, task_id: &str) -> TaskFigures {
         let status = self.stack.wait_until_final(task_id).await;
-        let history = bb_tests::status_history(&self.stack.s3, self.stack.tasks_bucket(), task_id)
-            .await;
+        let history =
+            bb_tests::status_history(&self.stack.s3, self.stack.tasks_bucket(), task_id).await;
         let writes = writes_per_key(
             &self.stack.s3,
             self.stack.artifacts_bucket(),
@@ -167,13 +198,9 @@ async fn every_fault_on(test: &str, aim: impl Fn(&Rig, &str, Fault) -> Rule) {
         let figures = rig.figures(label, task_id).await;
         figures.print(test);
         eprintln!(
-            "FIGURES {test} / {label}: fault applied {} times; status writes {:?}",
+            "FIGURES {test} / {label}: fault applied {} times; the task's writes {}",
             rule.fired(),
-            rig.proxy
-                .seen(&rig.status_path(task_id))
-                .iter()
-                .map(|seen| (seen.method.as_str(), seen.fault, seen.upstream))
-                .collect::<Vec<_>>()
+            rig.writes(task_id)
         );
         assert!(rule.spent(), "{label}: the fault was applied");
         figures.assert_once();
@@ -206,7 +233,11 @@ async fn heartbeats_survive_every_network_fault() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn artifact_writes_survive_every_network_fault() {
     every_fault_on("artifact", |rig, task_id, fault| {
-        Rule::new("PUT", &rig.artifact_path(task_id, "output_payload.json"), fault)
+        Rule::new(
+            "PUT",
+            &rig.artifact_path(task_id, "output_payload.json"),
+            fault,
+        )
     })
     .await;
 }
@@ -238,8 +269,8 @@ async fn a_renewal_whose_answer_is_lost_does_not_run_the_task_twice() {
     lost.wait_spent(bb_tests::DEADLINE).await;
     let figures = rig.figures(label, &task_id).await;
     figures.print("heartbeat race");
+    eprintln!("FIGURES heartbeat race: {}", rig.writes(&task_id));
     let writes = rig.proxy.seen(&status_path);
-    eprintln!("FIGURES heartbeat race: status writes {writes:?}");
     let dropped = writes
         .iter()
         .position(|seen| seen.fault == Some(Fault::DropResponse))
@@ -287,7 +318,11 @@ async fn a_commit_outage_longer_than_the_retries_runs_the_task_again_and_says_so
         "run twice, and counted as such"
     );
     assert_eq!(
-        figures.artifact_writes.values().copied().collect::<Vec<_>>(),
+        figures
+            .artifact_writes
+            .values()
+            .copied()
+            .collect::<Vec<_>>(),
         [1, 1, 1],
         "the second run kept the first run's artifacts"
     );
