@@ -334,3 +334,68 @@ async fn a_commit_outage_longer_than_the_retries_runs_the_task_again_and_says_so
     assert_eq!(finals, 1, "one final status");
     rig.stack.stop().await;
 }
+
+/// Brown's side: a submission whose task write meets each fault is answered 202 once, its task
+/// object is written once (so one event, one message), and the task runs once. Brown reaches
+/// storage through the proxy; Bayko and the test's reads go straight to the emulator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submissions_survive_every_network_fault() {
+    let proxy = FaultProxy::start(&bb_tests::endpoint()).await;
+    let mut stack = TestStack::spawn_brown_only_on(&proxy.url).await;
+    let direct = bb_tests::aws().await;
+    let s3 = bb_aws::s3(&direct);
+    count_writes_from_now_on(&s3, stack.tasks_bucket()).await;
+    let tally = Tally::new();
+    let engine =
+        bayko::engine::config::EngineConfig::parse(&tally.engine_config()).expect("engine config");
+    let registry = bayko::engine::Registry::from_config(engine, &direct)
+        .await
+        .expect("building the registry");
+    stack.start_worker(bayko::Worker::with_registry(
+        bayko_config(&stack.provisioned),
+        &direct,
+        Arc::new(registry),
+    ));
+    let inbox = format!("/{}/inbox/", stack.tasks_bucket());
+    for (name, fault, times) in faults() {
+        let label = format!("submission: {name}");
+        // One submission at a time, so that the rule can only meet this one's write.
+        let rule = proxy.inject(Rule::new("PUT", &inbox, fault).times(times));
+        let task_id = stack
+            .submit_ok(&json!({
+                "input": label,
+                "data": {"format": "csv", "content": include_str!("../../../examples/quarterly.csv")},
+                "tools": ["tally"],
+            }))
+            .await;
+        proxy.heal();
+        let status = stack.wait_until_final(&task_id).await;
+        let task_writes = writes_per_key(
+            &s3,
+            stack.tasks_bucket(),
+            &format!("inbox/default/{task_id}"),
+        )
+        .await
+        .into_values()
+        .sum::<usize>();
+        let history = bb_tests::status_history(&s3, stack.tasks_bucket(), &task_id).await;
+        let claims = bb_tests::claims(&history).len();
+        let tool_runs = tally.count(&label);
+        eprintln!(
+            "FIGURES {label}: 202, fault applied {} times, task object written {task_writes} \
+             times, {} (attempt {}), claims {claims}, tool runs {tool_runs}",
+            rule.fired(),
+            status["status"],
+            status["attempt"]
+        );
+        assert!(rule.spent(), "{label}: the fault was applied");
+        assert_eq!(status["status"], "succeeded", "{label}: {status}");
+        assert_eq!(
+            (task_writes, claims, tool_runs),
+            (1, 1, 1),
+            "{label}: stored, claimed and run once"
+        );
+    }
+    stack.wait_until_drained(&stack.provisioned.queue_url).await;
+    stack.stop().await;
+}
