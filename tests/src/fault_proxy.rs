@@ -287,13 +287,10 @@ async fn serve(stream: tokio::net::TcpStream, shared: Arc<Shared>, stop: Cancell
         () = reset.notified() => true,
         () = stop.cancelled() => false,
     };
-    if reset_now
-        && let Ok(spare) = tokio::net::TcpStream::from_std(spare)
-        && spare.set_zero_linger().is_ok()
-    {
-        // Closing the last handle with a zero linger sends RST, not FIN.
-        drop(connection);
-        drop(spare);
+    if reset_now && let Ok(spare) = tokio::net::TcpStream::from_std(spare) {
+        // A zero linger is the socket's, whichever handle sets it: when the last handle closes
+        // (hyper's, as this returns), the peer gets RST, not FIN.
+        let _ = spare.set_zero_linger();
     }
 }
 
