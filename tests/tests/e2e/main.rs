@@ -11,6 +11,7 @@ mod faults;
 mod metrics;
 mod pipeline;
 mod poison;
+mod proxy;
 mod redaction;
 mod seams;
 mod traces;
