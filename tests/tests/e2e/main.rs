@@ -11,6 +11,8 @@ mod faults;
 mod metrics;
 mod pipeline;
 mod poison;
+mod proxy;
+mod redaction;
 mod seams;
 mod traces;
 mod uploads;
