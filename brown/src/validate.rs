@@ -229,20 +229,18 @@ fn data(value: &Value, errors: &mut Vec<FieldError>) -> Option<(TaskData, Option
             None
         }
     };
-    let upload = object
-        .get("upload")
-        .filter(|value| !value.is_null())
-        .map(|value| upload(value, errors));
+    // Exactly one of the two keys, as the OpenAPI schema says (a null is not an absence here).
+    let upload = object.get("upload").map(|value| upload(value, errors));
     let content = match (object.get("content"), &upload) {
-        (None | Some(Value::Null), Some(_)) => Some(String::new()),
-        (Some(content), Some(_)) if !content.is_null() => {
+        (None, Some(_)) => Some(String::new()),
+        (Some(_), Some(_)) => {
             errors.push(FieldError::new(
                 "data",
                 "send the data inline (content) or by upload (upload), not both",
             ));
             None
         }
-        (content, _) => inline_content(content, errors),
+        (content, None) => inline_content(content, errors),
     };
     let group_by = object
         .get("group_by")
