@@ -3,7 +3,10 @@
 
 use axum::Json;
 use serde_json::{Value, json};
-use shared::task::{DataFormat, TaskMetrics, TaskState};
+use shared::{
+    artifacts::{LogEvent, OutputPayload, QualityMetrics},
+    task::{DataFormat, TaskMetrics, TaskState},
+};
 use utoipa::{
     Modify, OpenApi, PartialSchema, ToSchema,
     openapi::{
@@ -92,7 +95,9 @@ fn task_request_schema() -> Value {
     ),
     components(schemas(
         Accepted, StatusView, ArtifactLink, Problem, FieldError, PolicyFinding, TaskState,
-        TaskMetrics, DataFormat, TaskRequestBody
+        TaskMetrics, DataFormat, TaskRequestBody,
+        // What the artifact links lead to: not Brown's responses, but documented with them.
+        OutputPayload, QualityMetrics, LogEvent
     )),
     modifiers(&BearerKey),
     tags((name = "tasks", description = "Tasks of the caller's tenant"))

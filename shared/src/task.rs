@@ -56,6 +56,10 @@ pub struct TaskV1 {
     /// The client's `Idempotency-Key`, when it sent one: the task id is derived from it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
+    /// What the tenant's content policy flagged at the door and let through, so the worker and
+    /// the task's artifacts know it too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<PolicyFinding>,
 }
 
 impl TaskV1 {
@@ -66,6 +70,26 @@ impl TaskV1 {
             && self.tools == other.tools
             && self.metadata == other.metadata
     }
+}
+
+/// One thing the content policy found in a request: where, and what kind. Never the text
+/// itself, which may be personal data or a secret.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyFinding {
+    /// The request field (`input`, `data.content`, `metadata.{key}`).
+    pub field: String,
+    /// `secret`, `pii` or `injection`.
+    pub category: String,
+    /// What was found: `aws_access_key`, `email`, `instruction_override`, …
+    pub kind: String,
+    /// 1-based line in the field's text.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
+    pub line: usize,
+    /// 1-based column (in characters) where it starts on that line.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
+    pub column: usize,
 }
 
 /// Inline data to work on.
@@ -259,6 +283,13 @@ mod tests {
             tools: vec!["data-processor".into()],
             metadata: BTreeMap::from([("team".into(), "finance".into())]),
             idempotency_key: None,
+            flags: vec![PolicyFinding {
+                field: "input".into(),
+                category: "injection".into(),
+                kind: "role_marker".into(),
+                line: 1,
+                column: 1,
+            }],
         })
     }
 

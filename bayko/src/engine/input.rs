@@ -210,6 +210,7 @@ mod tests {
             tools: Vec::new(),
             metadata: Default::default(),
             idempotency_key: None,
+            flags: Vec::new(),
         }
     }
 

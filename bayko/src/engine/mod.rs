@@ -645,6 +645,8 @@ impl Judged {
             fallbacks: std::mem::take(&mut self.fallbacks),
             pii_findings,
             redactions,
+            flags: task.flags.clone(),
+            flag_counts: artifacts::count_by_kind(&task.flags),
         }
     }
 

@@ -170,6 +170,7 @@ fn task(tools: &[&str]) -> TaskV1 {
         tools: tools.iter().map(|t| (*t).to_owned()).collect(),
         metadata: Default::default(),
         idempotency_key: None,
+        flags: Vec::new(),
     }
 }
 

@@ -90,6 +90,7 @@ impl Harness {
             tools: Vec::new(),
             metadata: Default::default(),
             idempotency_key: None,
+            flags: Vec::new(),
         });
         let body = serde_json::to_vec(&task).unwrap();
         self.tasks
