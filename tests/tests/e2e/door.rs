@@ -125,7 +125,7 @@ async fn artifacts_match_their_published_schemas_and_carry_the_doors_flags() {
         flags,
         json!([
             {"field": "input", "category": "injection", "kind": "instruction_override", "line": 1, "column": 30},
-            {"field": "data.content", "category": "pii", "kind": "email", "line": 2, "column": 12},
+            {"field": "data.content", "category": "pii", "kind": "email", "line": 2, "column": 13},
         ])
     );
     let task_id = accepted["task_id"].as_str().unwrap();
@@ -154,11 +154,12 @@ async fn artifacts_match_their_published_schemas_and_carry_the_doors_flags() {
     let quality: Value =
         serde_json::from_str(&stack.download(&status, "quality_metrics.json").await)
             .expect("quality_metrics.json is JSON");
-    assert_valid(
-        &component_validator(&document, "QualityMetrics"),
-        &quality,
-        "quality_metrics.json",
-    );
+    let quality_schema = component_validator(&document, "QualityMetrics");
+    assert_valid(&quality_schema, &quality, "quality_metrics.json");
+    // The schema is the real one, not one that takes anything.
+    let mut broken = quality.clone();
+    broken["flags"][0]["line"] = json!("one");
+    assert!(!quality_schema.is_valid(&broken));
     let log = stack.download(&status, "processing.log").await;
     let line_schema = component_validator(&document, "LogEvent");
     for line in log.lines() {
