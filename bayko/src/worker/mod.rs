@@ -229,7 +229,8 @@ impl Worker {
 
     /// One receive and the processing of everything it brought: the loop's step, for tests
     /// that drive the worker without it. Returns how many messages were handled.
-    pub async fn process_batch(&self) -> Result<usize, StoreError> {
+    #[cfg(test)]
+    pub(crate) async fn process_batch(&self) -> Result<usize, StoreError> {
         let messages = self.receive(10).await?;
         let count = messages.len();
         let abort = CancellationToken::new();

@@ -147,7 +147,10 @@ pub async fn submit(
 
 /// What a log line may say about findings: their kinds, never their text.
 fn kinds(findings: &[PolicyFinding]) -> Vec<&str> {
-    findings.iter().map(|finding| finding.kind.as_str()).collect()
+    findings
+        .iter()
+        .map(|finding| finding.kind.as_str())
+        .collect()
 }
 
 /// The status document as clients see it: the stored status, with download links instead of

@@ -412,7 +412,10 @@ async fn content_policy_flags_pii_and_injection_and_accepts() {
         json!({"field": "data.content", "category": "pii", "kind": "email", "line": 1, "column": 6})
     );
     let flags = stored["flags"].to_string();
-    assert!(!flags.contains("jane") && !flags.contains("Ignore"), "{flags}");
+    assert!(
+        !flags.contains("jane") && !flags.contains("Ignore"),
+        "{flags}"
+    );
 }
 
 #[tokio::test]

@@ -103,7 +103,10 @@ fn assert_valid(validator: &jsonschema::Validator, instance: &Value, what: &str)
         .iter_errors(instance)
         .map(|error| format!("{} at {}", error, error.instance_path()))
         .collect();
-    assert!(errors.is_empty(), "{what} breaks its schema: {errors:?}\n{instance}");
+    assert!(
+        errors.is_empty(),
+        "{what} breaks its schema: {errors:?}\n{instance}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,5 +11,6 @@ mod faults;
 mod metrics;
 mod pipeline;
 mod poison;
+mod proxy;
 mod seams;
 mod traces;
