@@ -74,6 +74,15 @@ impl ProcessingLog {
         });
     }
 
+    /// Replaces PII and secrets in every event's detail (errors quote tools, tools quote the
+    /// task's data); returns how many were replaced.
+    pub fn redact(&mut self) -> usize {
+        self.events
+            .iter_mut()
+            .map(|event| shared::compliance::redact_json(&mut event.detail))
+            .sum()
+    }
+
     pub fn events(&self) -> &[LogEvent] {
         &self.events
     }

@@ -194,6 +194,10 @@ pub enum LogEventKind {
     QualityChecked,
     /// PII and secrets replaced in the artifacts.
     Redacted,
+    /// PII and secrets replaced in what a call sent to the LLM or an MCP server.
+    EgressRedacted,
+    /// The egress policy kept a call to the LLM or an MCP server from being made.
+    EgressRefused,
     Failed,
     Cancelled,
     Finished,

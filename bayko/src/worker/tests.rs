@@ -462,6 +462,41 @@ async fn a_task_finishing_during_a_lease_renewal_commits_once() {
     assert!(stack.queue.is_empty(), "acknowledged");
 }
 
+#[tokio::test(start_paused = true)]
+async fn an_invalid_task_fails_with_its_error_redacted() {
+    let stack = Harness::new();
+    let key = TaskKey::new(Tenant::parse("acme").unwrap(), Uuid::now_v7());
+    let task = TaskDocument::V1(TaskV1 {
+        task_id: key.task_id,
+        tenant: "acme".into(),
+        submitted_at: stack.clock.now(),
+        input: "a marker task".into(),
+        data: None,
+        tools: Vec::new(),
+        metadata: Default::default(),
+        idempotency_key: None,
+        flags: Vec::new(),
+    });
+    // A wrong type: serde's error quotes the value, here an address.
+    let mut body = serde_json::to_value(&task).unwrap();
+    body["tools"] = serde_json::json!("ann.lee@example.com");
+    stack
+        .tasks
+        .put(
+            &key.inbox(),
+            Payload::json(body.to_string()),
+            PutMode::Create,
+        )
+        .await
+        .unwrap();
+    stack.deliver(&key);
+    let status = stack.until_final(&stack.worker(config()), &key).await;
+    assert_eq!(status.status, TaskState::Failed);
+    let error = status.error.unwrap_or_default();
+    assert!(error.contains("[REDACTED:email]"), "{error}");
+    assert!(!error.contains("ann.lee"), "{error}");
+}
+
 /// The tasks bucket where the first lease renewal lands but its answer is lost: the SDK's
 /// retry of it finds its own write in place and is answered `answer` (412, or no answer).
 #[derive(Debug)]

@@ -12,5 +12,6 @@ mod metrics;
 mod pipeline;
 mod poison;
 mod proxy;
+mod redaction;
 mod seams;
 mod traces;
