@@ -155,7 +155,7 @@ async fn suite(
     bench_venv: &Venv,
 ) -> anyhow::Result<Report> {
     let stack = Arc::new(Stack::provision(endpoint, bin.to_owned(), out.join("logs")).await?);
-    let http = reqwest::Client::new();
+    let http = stack::http_client()?;
     let limit = Duration::from_secs(args.seconds);
     let mut report = Report::default();
 
