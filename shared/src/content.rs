@@ -101,16 +101,19 @@ fn check_csv(content: &str, limits: &DataLimits) -> Result<(), ContentError> {
         if !more {
             break;
         }
-        // The reader counts the blank lines it skips as part of the record: step over them.
-        let record_start = record.position().map_or(start, csv::Position::byte) as usize;
-        let blank = content.get(record_start..).map_or(0, |rest| {
-            rest.len() - rest.trim_start_matches(['\r', '\n']).len()
-        });
-        let line = line_of((record_start + blank) as u64);
-        let at = |column: usize, problem| ContentError {
-            line,
-            column: column as u64,
-            problem,
+        // Where the record starts is worked out only for an error: counting lines from the start
+        // of the content for every record would make the check quadratic in its size.
+        let at = |column: usize, problem| {
+            // The reader counts the blank lines it skips as part of the record: step over them.
+            let record_start = record.position().map_or(start, csv::Position::byte) as usize;
+            let blank = content.get(record_start..).map_or(0, |rest| {
+                rest.len() - rest.trim_start_matches(['\r', '\n']).len()
+            });
+            ContentError {
+                line: line_of((record_start + blank) as u64),
+                column: column as u64,
+                problem,
+            }
         };
         if let Some(field) = record
             .iter()
