@@ -42,16 +42,40 @@ pub enum Problem {
     CellTooLong { limit: usize },
     #[error("JSON nested deeper than {limit} levels")]
     TooDeep { limit: usize },
+    #[error("more than {limit} cells (rows × columns)")]
+    TooManyCells { limit: usize },
+    #[error("more than {limit} characters")]
+    TooLong { limit: usize },
 }
 
 /// Checks that `content` is valid `format` data within `limits`.
 pub fn check(format: DataFormat, content: &str, limits: &DataLimits) -> Result<(), ContentError> {
+    check_length(content, limits)?;
     check_text(content)?;
     match format {
         DataFormat::Text => Ok(()),
         DataFormat::Csv => check_csv(content, limits),
         DataFormat::Json => check_json(content, limits),
     }
+}
+
+/// At most `max_text_chars` characters; the error points at the first one over.
+fn check_length(content: &str, limits: &DataLimits) -> Result<(), ContentError> {
+    // Cheap first: a string cannot hold more characters than bytes.
+    if content.len() <= limits.max_text_chars {
+        return Ok(());
+    }
+    let Some((at, _)) = content.char_indices().nth(limits.max_text_chars) else {
+        return Ok(());
+    };
+    let (line, column) = line_and_column(content, at);
+    Err(ContentError {
+        line,
+        column,
+        problem: Problem::TooLong {
+            limit: limits.max_text_chars,
+        },
+    })
 }
 
 /// Text, not binary: no control characters but tab, line feed and carriage return.
@@ -148,13 +172,21 @@ fn check_csv(content: &str, limits: &DataLimits) -> Result<(), ContentError> {
                     },
                 ));
             }
-            Some(_) => {
+            Some(columns) => {
                 rows += 1;
                 if rows > limits.max_rows {
                     return Err(at(
                         1,
                         Problem::TooManyRows {
                             limit: limits.max_rows,
+                        },
+                    ));
+                }
+                if rows.saturating_mul(columns) > limits.max_cells {
+                    return Err(at(
+                        1,
+                        Problem::TooManyCells {
+                            limit: limits.max_cells,
                         },
                     ));
                 }
