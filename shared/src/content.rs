@@ -80,6 +80,12 @@ fn check_length(content: &str, limits: &DataLimits) -> Result<(), ContentError> 
 
 /// Text, not binary: no control characters but tab, line feed and carriage return.
 fn check_text(content: &str) -> Result<(), ContentError> {
+    // Every control character is a byte below 0x20, 0x7F, or (U+0080 to U+009F) 0xC2 then a
+    // continuation byte: content without those bytes needs no scan by character.
+    let suspect = |byte: &u8| matches!(byte, 0x00..=0x08 | 0x0B | 0x0C | 0x0E..=0x1F | 0x7F | 0xC2);
+    if !content.as_bytes().iter().any(suspect) {
+        return Ok(());
+    }
     let Some(at) = content
         .char_indices()
         .find(|(_, c)| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
@@ -139,10 +145,10 @@ fn check_csv(content: &str, limits: &DataLimits) -> Result<(), ContentError> {
                 problem,
             }
         };
-        if let Some(field) = record
-            .iter()
-            .position(|field| field.chars().count() > limits.max_cell_chars)
-        {
+        // A field has no more characters than bytes: count only the long ones.
+        if let Some(field) = record.iter().position(|field| {
+            field.len() > limits.max_cell_chars && field.chars().count() > limits.max_cell_chars
+        }) {
             return Err(at(
                 field + 1,
                 Problem::CellTooLong {
@@ -267,7 +273,9 @@ impl Checked<'_> {
     }
 
     fn string<E: de::Error>(self, text: &str) -> Result<(), E> {
-        if text.chars().count() > self.limits.max_cell_chars {
+        if text.len() > self.limits.max_cell_chars
+            && text.chars().count() > self.limits.max_cell_chars
+        {
             return Err(over("cell", self.limits.max_cell_chars));
         }
         Ok(())

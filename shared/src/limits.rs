@@ -18,7 +18,8 @@ pub struct DataLimits {
     /// a sparse JSON array (one object of 256 keys, then `{}` after `{}`) makes millions of
     /// cells from a few hundred kilobytes.
     pub max_cells: usize,
-    /// Characters of any task text: a document, or the content of a table.
+    /// Characters of a table's content (CSV or JSON text): enough for `max_rows` rows of a few
+    /// dozen characters.
     pub max_text_chars: usize,
 }
 
@@ -29,7 +30,7 @@ impl DataLimits {
         max_cell_chars: 10_000,
         max_json_depth: 32,
         max_cells: 1_000_000,
-        max_text_chars: 2_000_000,
+        max_text_chars: 8_000_000,
     };
 }
 

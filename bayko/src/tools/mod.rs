@@ -4,6 +4,7 @@
 //! particular tool's types.
 
 pub mod builtin;
+pub mod cancel;
 pub mod claude;
 pub mod compliance;
 pub mod data;
