@@ -9,7 +9,7 @@
 
 mod table;
 
-use std::collections::BTreeMap;
+use std::{borrow::Cow, collections::BTreeMap};
 
 use serde::Serialize;
 use serde::de::{Deserialize, Deserializer};
@@ -231,6 +231,10 @@ pub struct Group {
 pub struct PeriodChanges {
     /// The period column.
     pub column: String,
+    /// `month`, `quarter` or `year` when the column had more than [`MAX_PERIODS`] distinct
+    /// periods and they were rolled up to that length (labelled `2024-01`, `2024-Q1`, `2024`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolled_up_to: Option<String>,
     /// Chronological; rows whose period cell is null are left out.
     pub periods: Vec<PeriodRow>,
 }
@@ -690,12 +694,13 @@ fn period_changes(
     columns: &[TypedColumn],
     cancel: &Cancel,
 ) -> Result<Option<PeriodChanges>, Cancelled> {
-    let Some((period_column, keys)) = columns
+    let Some((period_column, mut keys)) = columns
         .iter()
         .find_map(|column| Some((column, period_keys(column)?)))
     else {
         return Ok(None);
     };
+    let rolled_up_to = roll_up(&mut keys);
     // Summing the period column itself (e.g. a numeric `year`) is meaningless;
     // column names are unique.
     let numeric: Vec<NumericColumn<'_>> = columns
@@ -706,7 +711,7 @@ fn period_changes(
 
     // The label of a period is the period as first written.
     let mut sums = Sums::<PeriodKey>::new(numeric.len());
-    let mut labels: Vec<&str> = Vec::new();
+    let mut labels: Vec<Cow<'_, str>> = Vec::new();
     for (row, (key, label)) in keys.iter().zip(period_column.cells.iter()).enumerate() {
         if row % CHECK_EVERY == CHECK_EVERY - 1 {
             cancel.checkpoint(0)?;
@@ -717,7 +722,10 @@ fn period_changes(
         let position = match sums.position(key) {
             Some(position) => position,
             None => {
-                labels.push(label);
+                labels.push(match rolled_up_to {
+                    Some(_) => Cow::Owned(key.label()),
+                    None => Cow::Borrowed(label),
+                });
                 sums.insert(*key)
             }
         };
@@ -734,13 +742,14 @@ fn period_changes(
             .map(|previous| changes(&previous.totals, &totals))
             .unwrap_or_default();
         periods.push(PeriodRow {
-            period: labels[position].to_owned(),
+            period: labels[position].to_string(),
             totals,
             change,
         });
     }
     Ok(Some(PeriodChanges {
         column: period_column.name.clone(),
+        rolled_up_to: rolled_up_to.map(|span| span.name().to_owned()),
         periods,
     }))
 }
@@ -799,6 +808,80 @@ enum Span {
     Quarter,
     Month,
     Day,
+}
+
+/// Most periods reported: a longer series is rolled up to months, quarters
+/// or years, the first of these that gives no more periods. (A period costs
+/// a few hundred bytes of report: days over decades would make the report
+/// larger than the table.)
+pub const MAX_PERIODS: usize = 1_000;
+
+/// Rolls `keys` up to the shortest span that leaves at most [`MAX_PERIODS`]
+/// distinct periods, if they have more; returns the span rolled up to.
+fn roll_up(keys: &mut [Option<PeriodKey>]) -> Option<Span> {
+    let distinct = |keys: &[Option<PeriodKey>]| {
+        keys.iter()
+            .flatten()
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+    };
+    if distinct(keys) <= MAX_PERIODS {
+        return None;
+    }
+    let mut span = Span::Month;
+    loop {
+        for key in keys.iter_mut().flatten() {
+            *key = key.rolled_up(span);
+        }
+        if span == Span::Year || distinct(keys) <= MAX_PERIODS {
+            return Some(span);
+        }
+        span = match span {
+            Span::Day | Span::Month => Span::Quarter,
+            Span::Quarter | Span::Year => Span::Year,
+        };
+    }
+}
+
+impl PeriodKey {
+    /// The period of `span` that holds this one (itself if it is as long or longer).
+    fn rolled_up(self, span: Span) -> Self {
+        if self.span <= span {
+            return self;
+        }
+        let month = match span {
+            Span::Year => 1,
+            Span::Quarter => (self.month - 1) / 3 * 3 + 1,
+            Span::Month | Span::Day => self.month,
+        };
+        Self {
+            year: self.year,
+            month,
+            day: 1,
+            span,
+        }
+    }
+
+    /// The period written in one form per span: `2024`, `2024-Q1`, `2024-01`, `2024-01-31`.
+    fn label(self) -> String {
+        match self.span {
+            Span::Year => format!("{:04}", self.year),
+            Span::Quarter => format!("{:04}-Q{}", self.year, (self.month - 1) / 3 + 1),
+            Span::Month => format!("{:04}-{:02}", self.year, self.month),
+            Span::Day => format!("{:04}-{:02}-{:02}", self.year, self.month, self.day),
+        }
+    }
+}
+
+impl Span {
+    fn name(self) -> &'static str {
+        match self {
+            Span::Year => "year",
+            Span::Quarter => "quarter",
+            Span::Month => "month",
+            Span::Day => "day",
+        }
+    }
 }
 
 /// Parses `2024`, `2024-Q1`, `2024Q1`, `Q1 2024`, `Q1-2024`, `2024-01` or
@@ -1918,5 +2001,30 @@ mod tests {
         let json = format!("[{}]", rows.join(","));
         let error = analyse_cancellable(TabularFormat::Json, &json, &[], &cancel).unwrap_err();
         assert_eq!(error, DataError::Cancelled(Cancelled));
+    }
+
+    #[test]
+    fn a_long_series_of_days_is_rolled_up_to_months() {
+        let mut content = String::from("day,amount\n");
+        // 2000 days from 2020-01-01: 66 months.
+        for day in 0..2_000 {
+            let (year, rest) = (2020 + day / 336, day % 336);
+            let (month, day) = (1 + rest / 28, 1 + rest % 28);
+            content.push_str(&format!("{year}-{month:02}-{day:02},1\n"));
+        }
+        let analysis = csv(&content);
+        let periods = periods(&analysis);
+        assert_eq!(periods.rolled_up_to.as_deref(), Some("month"));
+        assert!(periods.periods.len() <= MAX_PERIODS);
+        assert_eq!(periods.periods[0].period, "2020-01");
+        assert_close(total(&periods.periods[0].totals, "amount"), 28.0);
+        // Short series keep their own spelling and are not rolled up.
+        assert_eq!(
+            csv("day,amount\n2024-01-31,1\n")
+                .periods
+                .unwrap()
+                .rolled_up_to,
+            None
+        );
     }
 }
