@@ -13,6 +13,7 @@ use super::{
 };
 use crate::tools::{
     Tool,
+    budget::MemoryBudget,
     builtin::{ComplianceScanner, DataProcessor, DocumentProcessor},
     capability,
     claude::ClaudeTool,
@@ -70,6 +71,13 @@ impl Registry {
         for tool in tools {
             self.register_builtin(tool);
         }
+    }
+
+    /// Holds the data-processor's analyses to a memory budget of `bytes`, shared by all the
+    /// tasks of the worker.
+    pub fn limit_analysis_memory(&mut self, bytes: u64) {
+        let budget = Arc::new(MemoryBudget::new(bytes));
+        self.register_builtin(Arc::new(DataProcessor::with_memory_budget(budget)));
     }
 
     /// Registers a built-in tool: deterministic work on this worker, whose timed-out calls

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::{
     Tool, ToolError, ToolSpec,
+    budget::MemoryBudget,
     cancel::{WorkMeter, run_blocking},
     capability, compliance,
     data::{self, TabularFormat},
@@ -34,10 +35,21 @@ fn to_json(value: impl serde::Serialize) -> Result<Value, ToolError> {
 pub struct DataProcessor {
     spec: ToolSpec,
     work: Arc<WorkMeter>,
+    /// Reserved before each analysis; none: unlimited.
+    budget: Option<Arc<MemoryBudget>>,
 }
 
 impl DataProcessor {
+    /// A data-processor whose analyses share `budget`.
+    pub fn with_memory_budget(budget: Arc<MemoryBudget>) -> Self {
+        Self {
+            budget: Some(budget),
+            ..Self::default()
+        }
+    }
+
     /// What the analyses did: rows read, and analyses still running on the blocking pool.
+    #[cfg(test)]
     pub fn work(&self) -> &WorkMeter {
         &self.work
     }
@@ -66,6 +78,7 @@ impl Default for DataProcessor {
                 idempotent: true,
             },
             work: Arc::default(),
+            budget: None,
         }
     }
 }
@@ -89,7 +102,12 @@ impl Tool for DataProcessor {
                 ToolError::terminal("group_by must be an array of column names".to_owned())
             })?,
         };
+        let reserved = match &self.budget {
+            Some(budget) => Some(budget.reserve(content.len()).await?),
+            None => None,
+        };
         run_blocking(&self.work, move |cancel| {
+            let _reserved = reserved;
             let analysis = data::analyse_cancellable(format, &content, &group_by, cancel)
                 .map_err(|err| ToolError::terminal(err.to_string()))?;
             to_json(analysis)

@@ -25,6 +25,8 @@ pub struct WorkMeter {
     running: AtomicUsize,
 }
 
+// Read by the tests, which prove with them that cancelled work stops.
+#[cfg(test)]
 impl WorkMeter {
     /// Units of work (rows, for the data-processor) that passed a checkpoint.
     pub fn units(&self) -> u64 {

@@ -3,6 +3,7 @@
 //! tools look the same to the engine, so pools, retries, breakers and metrics never depend on a
 //! particular tool's types.
 
+pub mod budget;
 pub mod builtin;
 pub mod cancel;
 pub mod claude;
