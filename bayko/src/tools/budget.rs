@@ -46,7 +46,7 @@ impl MemoryBudget {
                 "the analysis of {input_bytes} bytes may need {} MiB, more than the worker's \
                  memory budget for analyses ({} MiB, BAYKO_MEMORY_BUDGET_MIB)",
                 bytes.div_ceil(1 << 20),
-                u64::from(self.total_units) * UNIT >> 20
+                (u64::from(self.total_units) * UNIT) >> 20
             )));
         }
         Arc::clone(&self.units)
