@@ -103,6 +103,10 @@ module "compute" {
   queue_arn            = module.messaging.queue_arn
   queue_name           = module.messaging.queue_name
 
+  event_bus_name      = module.completion.bus_name
+  event_bus_arn       = module.completion.bus_arn
+  bayko_engine_config = local.bayko_engine_config
+
   llm_provider                 = var.llm_provider
   bedrock_model_ids            = var.bedrock_model_ids
   anthropic_api_key_secret_arn = var.anthropic_api_key_secret_arn
@@ -121,6 +125,22 @@ module "compute" {
   bayko_max_in_flight              = var.bayko_max_in_flight
   bayko_shutdown_grace_seconds     = var.bayko_shutdown_grace_seconds
   queue_visibility_timeout_seconds = var.queue_visibility_timeout_seconds
+}
+
+module "completion" {
+  source                    = "./modules/completion"
+  name                      = local.name
+  webhook_url               = var.completion_webhook_url
+  webhook_auth_header_value = var.completion_webhook_secret
+}
+
+# Bayko's engine: the given configuration, or one that turns on the deployment's LLM provider.
+locals {
+  bayko_engine_config = var.bayko_engine_config != "" ? var.bayko_engine_config : <<-EOT
+    [llm]
+    provider = "${var.llm_provider}"
+    model = "${var.llm_provider == "bedrock" ? var.bedrock_model_ids[0] : var.anthropic_model}"
+  EOT
 }
 
 module "delivery" {

@@ -42,3 +42,13 @@ output "cluster_name" {
   description = "The ECS cluster."
   value       = module.compute.cluster_name
 }
+
+output "event_bus_name" {
+  description = "The bus Bayko publishes Task Finished events to: add your own rules on it."
+  value       = module.completion.bus_name
+}
+
+output "webhook_dead_letter_queue_url" {
+  description = "Task Finished events the webhook refused after every retry (null without a webhook)."
+  value       = module.completion.webhook_dead_letter_queue_url
+}

@@ -71,6 +71,31 @@ variable "bedrock_model_ids" {
   default     = ["anthropic.claude-sonnet-4-5-20250929-v1:0"]
 }
 
+variable "anthropic_model" {
+  description = "Anthropic model Bayko calls (only with llm_provider = \"anthropic\")."
+  type        = string
+  default     = "claude-sonnet-4-5"
+}
+
+variable "bayko_engine_config" {
+  description = "Bayko's engine configuration (TOML, the format of examples/bayko.toml); empty for one that only turns on the LLM provider above."
+  type        = string
+  default     = ""
+}
+
+variable "completion_webhook_url" {
+  description = "HTTPS endpoint that receives each Task Finished event; empty for the event bus alone."
+  type        = string
+  default     = ""
+}
+
+variable "completion_webhook_secret" {
+  description = "Shared secret the webhook call carries in its Authorization header."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
 variable "anthropic_api_key_secret_arn" {
   description = "Secrets Manager secret holding ANTHROPIC_API_KEY (only with llm_provider = \"anthropic\")."
   type        = string

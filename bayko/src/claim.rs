@@ -13,6 +13,10 @@ use shared::{
 
 use crate::failure::StoreError;
 
+/// User metadata naming each status write uniquely, so that a write whose answer was lost can
+/// be recognised as this worker's own (two writes' documents may be byte for byte the same).
+const WRITE_ID: &str = "bayko-write-id";
+
 /// A status as read or written, with the ETag that a conditional write must name.
 #[derive(Debug, Clone)]
 pub(crate) struct Versioned {
@@ -173,13 +177,33 @@ impl StatusStore {
             Replacing::Nothing => PutMode::Create,
             Replacing::Version(etag) => PutMode::Update(etag.to_owned()),
         };
-        let written = self
-            .tasks
-            .put(&key.status(), Payload::json(body), mode)
-            .await?;
-        Ok(Versioned {
-            status,
-            etag: written.etag,
-        })
+        let write_id = uuid::Uuid::new_v4().to_string();
+        let payload = Payload::json(body).with_metadata(WRITE_ID, &write_id);
+        match self.tasks.put(&key.status(), payload, mode).await {
+            Ok(written) => Ok(Versioned {
+                status,
+                etag: written.etag,
+            }),
+            // The write may have landed with its answer lost: the SDK's retry of it then
+            // finds its own write in place (412), or no answer ever came. Walking away would
+            // abandon a task this worker still holds, to be run again after the lease.
+            Err(err) if err.is_conflict() || err.is_transient() => {
+                match self.landed(key, &write_id).await {
+                    Some(etag) => {
+                        tracing::info!(error = %err, "the status write landed, its answer was lost");
+                        Ok(Versioned { status, etag })
+                    }
+                    None => Err(err.into()),
+                }
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// The stored version's ETag if it is the write `write_id`; `None` if another write is
+    /// there, or if it cannot be told.
+    async fn landed(&self, key: &TaskKey, write_id: &str) -> Option<String> {
+        let stored = self.tasks.head(&key.status()).await.ok()??;
+        (stored.metadata.get(WRITE_ID).map(String::as_str) == Some(write_id)).then_some(stored.etag)
     }
 }

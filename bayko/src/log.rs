@@ -33,6 +33,10 @@ pub enum Event {
     QualityChecked,
     /// PII and secrets replaced in the artifacts.
     Redacted,
+    /// PII and secrets replaced in what a call sent to the LLM or an MCP server.
+    EgressRedacted,
+    /// The egress policy kept a call to the LLM or an MCP server from being made.
+    EgressRefused,
     Failed,
     Cancelled,
     Finished,
@@ -114,6 +118,15 @@ impl ProcessingLog {
             duration_ms,
             detail,
         });
+    }
+
+    /// Replaces PII and secrets in every event's detail (errors quote tools, tools quote the
+    /// task's data); returns how many were replaced.
+    pub fn redact(&mut self) -> usize {
+        self.events
+            .iter_mut()
+            .map(|event| shared::compliance::redact_json(&mut event.detail))
+            .sum()
     }
 
     pub fn events(&self) -> &[LogEvent] {

@@ -45,11 +45,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Run) {
         Command::Run => {
             let config = Config::from_env().context("configuring Bayko")?;
-            let engine_config = match shared::config::optional("BAYKO_CONFIG") {
-                Some(path) => EngineConfig::load(Path::new(&path))
-                    .context("reading the engine configuration (BAYKO_CONFIG)")?,
-                None => EngineConfig::default(),
-            };
+            let engine_config = engine_config()?;
             let mut registry = Registry::from_config(engine_config, &aws)
                 .await
                 .context("building the tool registry")?;
@@ -100,4 +96,48 @@ fn memory_budget() -> anyhow::Result<u64> {
         "must be between 16 and 1048576 (MiB)",
     )?;
     Ok(mib << 20)
+}
+
+/// The engine's configuration: a file named by `BAYKO_CONFIG`, or the TOML itself in
+/// `BAYKO_CONFIG_TOML` (how ECS passes it, with no file in a read-only image), or the defaults.
+fn engine_config() -> anyhow::Result<EngineConfig> {
+    engine_config_from(
+        shared::config::optional("BAYKO_CONFIG"),
+        shared::config::optional("BAYKO_CONFIG_TOML"),
+    )
+}
+
+fn engine_config_from(
+    path: Option<String>,
+    inline: Option<String>,
+) -> anyhow::Result<EngineConfig> {
+    match (path, inline) {
+        (Some(_), Some(_)) => anyhow::bail!("set BAYKO_CONFIG or BAYKO_CONFIG_TOML, not both"),
+        (Some(path), None) => EngineConfig::load(Path::new(&path))
+            .context("reading the engine configuration (BAYKO_CONFIG)"),
+        (None, Some(text)) => EngineConfig::parse(&text)
+            .context("parsing the engine configuration (BAYKO_CONFIG_TOML)"),
+        (None, None) => Ok(EngineConfig::default()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_configuration_comes_inline_from_a_file_or_not_at_all() {
+        let inline = engine_config_from(
+            None,
+            Some("[llm]\nprovider = \"bedrock\"\nmodel = \"m\"\n".into()),
+        )
+        .unwrap();
+        assert_eq!(inline.llm.map(|llm| llm.model).as_deref(), Some("m"));
+        assert!(engine_config_from(None, None).unwrap().llm.is_none());
+
+        let both = engine_config_from(Some("a.toml".into()), Some(String::new())).unwrap_err();
+        assert!(both.to_string().contains("not both"), "{both}");
+        let bad = engine_config_from(None, Some("[llm\n".into())).unwrap_err();
+        assert!(format!("{bad:#}").contains("BAYKO_CONFIG_TOML"), "{bad:#}");
+    }
 }

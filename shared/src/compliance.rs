@@ -195,6 +195,46 @@ pub fn redact(text: &str) -> Redacted {
     }
 }
 
+/// Redacts every string of a JSON document, object keys included (a group-by
+/// column of e-mail addresses makes them keys); returns how many findings
+/// were replaced. Keys that redact to the same text stay distinct entries,
+/// numbered (`[REDACTED:email]`, `[REDACTED:email] #2`, …), so no value is
+/// lost.
+pub fn redact_json(value: &mut serde_json::Value) -> usize {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => redact_in_place(text),
+        Value::Array(items) => items.iter_mut().map(redact_json).sum(),
+        Value::Object(fields) => {
+            let mut count = 0;
+            let mut redacted = serde_json::Map::with_capacity(fields.len());
+            for (mut key, mut field) in std::mem::take(fields) {
+                count += redact_in_place(&mut key) + redact_json(&mut field);
+                let mut unique = key.clone();
+                let mut ordinal = 1;
+                while redacted.contains_key(&unique) {
+                    ordinal += 1;
+                    unique = format!("{key} #{ordinal}");
+                }
+                redacted.insert(unique, field);
+            }
+            *fields = redacted;
+            count
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => 0,
+    }
+}
+
+/// Redacts `text` where it stands; returns how many findings were replaced.
+pub fn redact_in_place(text: &mut String) -> usize {
+    let redacted = redact(text);
+    let count = redacted.findings.len();
+    if count > 0 {
+        *text = redacted.text;
+    }
+    count
+}
+
 /// Counts findings per kind; kinds without findings are absent.
 pub fn summarize(findings: &[Finding]) -> BTreeMap<FindingKind, usize> {
     let mut counts = BTreeMap::new();
@@ -864,6 +904,33 @@ v/Ow5T0q5gIJAiEAyS4RaI9YG8EWx/2w0T67ZUVAw8eOMB6BIUg0Xcu+3okCIBOs
             assert!(!finding.preview.contains("person"), "{finding:?}");
         }
         assert_eq!(mask("1234", 2, 2), "****");
+    }
+
+    #[test]
+    fn redact_json_reaches_keys_and_keeps_colliding_entries() {
+        let mut value = serde_json::json!({
+            "groups": {
+                "ann@example.com": {"count": 2},
+                "bob@example.org": {"count": 1},
+                "north": {"note": "call +44 20 7946 0958"},
+            },
+            "list": ["x@example.com", 4, null],
+        });
+        assert_eq!(redact_json(&mut value), 4);
+        assert_eq!(
+            value,
+            serde_json::json!({
+                "groups": {
+                    "[REDACTED:email]": {"count": 2},
+                    "[REDACTED:email] #2": {"count": 1},
+                    "north": {"note": "call [REDACTED:phone]"},
+                },
+                "list": ["[REDACTED:email]", 4, null],
+            })
+        );
+        let mut clean = serde_json::json!({"quarter": "2025-Q1", "revenue": 120000.5});
+        assert_eq!(redact_json(&mut clean), 0);
+        assert_eq!(clean["quarter"], "2025-Q1");
     }
 
     #[test]

@@ -19,9 +19,11 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+pub mod fault_proxy;
 pub mod logged;
 pub mod otlp;
 pub mod prometheus;
+pub mod tally;
 
 /// How long a test waits for something that should happen within seconds.
 pub const DEADLINE: Duration = Duration::from_secs(60);

@@ -250,9 +250,12 @@ fn print_usage(base: &str, logs: &Path, api_key: &str) {
 Brown:  {base}   (logs: {logs}/brown.log, Bayko: {logs}/bayko.log)
 
 API key (tenant "default"; set BNB_DEV_API_KEY to choose your own):
-  export BNB_API_KEY={api_key}
+  export BNB_URL={base} BNB_API_KEY={api_key}
 
-Submit a task:
+Submit a task with the CLI (cargo install --path cli), live progress and the report in ./report:
+  bnb submit examples/quarterly.csv --input "Process quarterly data analysis request" --group-by region --out report
+
+Or with curl:
   curl -s -X POST {base}/v1/tasks -H "Authorization: Bearer $BNB_API_KEY" \
     -H 'Content-Type: application/json' \
     -d '{{"input": "Process quarterly data analysis request", "data": {{"format": "csv", "content": "quarter,region,revenue\n2025-Q1,north,100\n2025-Q2,north,120\n"}}}}'

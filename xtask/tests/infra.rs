@@ -217,6 +217,9 @@ fn resource_name(resource: &str) -> String {
     if resource == "${var.queue_arn}" {
         return "queue".into();
     }
+    if resource == "${var.event_bus_arn}" {
+        return "event-bus".into();
+    }
     if resource.contains("foundation-model/") {
         return "bedrock-model".into();
     }
@@ -261,6 +264,8 @@ fn task_roles_hold_exactly_the_least_privilege_matrix() {
             ("sqs:ReceiveMessage", "queue"),
             ("sqs:DeleteMessage", "queue"),
             ("sqs:ChangeMessageVisibility", "queue"),
+            ("sqs:GetQueueAttributes", "queue"),
+            ("events:PutEvents", "event-bus"),
             ("bedrock:InvokeModel", "bedrock-model"),
         ])
     );

@@ -21,6 +21,8 @@ pub struct EngineConfig {
     pub fallbacks: BTreeMap<String, Vec<String>>,
     pub quality: QualityConfig,
     pub compliance: ComplianceConfig,
+    /// What task data may leave the private tier for the LLM and MCP servers.
+    pub egress: EgressConfig,
     pub mcp: McpConfig,
     pub router: RouterConfig,
 }
@@ -206,6 +208,82 @@ impl Default for ComplianceConfig {
     }
 }
 
+/// What a call to the LLM or an MCP server may carry of a task's data.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Egress {
+    /// The data as the client sent it.
+    Raw,
+    /// The data with every finding of the compliance scanner replaced by `[REDACTED:kind]`.
+    #[default]
+    Redacted,
+    /// Nothing: the call is not made, and the step falls back to a local tool or fails.
+    Refuse,
+}
+
+impl Egress {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Raw => "raw",
+            Self::Redacted => "redacted",
+            Self::Refuse => "refuse",
+        }
+    }
+}
+
+/// Where a call takes a task's data out of the private tier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Destination {
+    Llm,
+    Mcp,
+}
+
+impl Destination {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Llm => "llm",
+            Self::Mcp => "mcp",
+        }
+    }
+}
+
+/// The egress policy: one setting per destination, and per-tenant overrides, e.g.
+///
+/// ```toml
+/// [egress]
+/// llm = "redacted"
+/// mcp = "refuse"
+///
+/// [egress.tenants.acme]
+/// llm = "raw"
+/// ```
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct EgressConfig {
+    pub llm: Egress,
+    pub mcp: Egress,
+    /// By tenant name; what a tenant's entry leaves out comes from the settings above.
+    pub tenants: BTreeMap<String, EgressOverride>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct EgressOverride {
+    pub llm: Option<Egress>,
+    pub mcp: Option<Egress>,
+}
+
+impl EgressConfig {
+    /// The policy for `tenant`'s data going to `destination`.
+    pub fn policy(&self, tenant: &str, destination: Destination) -> Egress {
+        let tenant = self.tenants.get(tenant);
+        match destination {
+            Destination::Llm => tenant.and_then(|t| t.llm).unwrap_or(self.llm),
+            Destination::Mcp => tenant.and_then(|t| t.mcp).unwrap_or(self.mcp),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct McpConfig {
@@ -297,6 +375,22 @@ mod tests {
             config.llm.map(|llm| llm.provider),
             Some(LlmProvider::Bedrock)
         );
+    }
+
+    #[test]
+    fn egress_defaults_to_redacted_and_tenants_override_it() {
+        let config = EngineConfig::parse(
+            "[egress]\nmcp = \"refuse\"\n[egress.tenants.acme]\nllm = \"raw\"\n",
+        )
+        .unwrap();
+        let policy = |tenant, destination| config.egress.policy(tenant, destination);
+        assert_eq!(policy("default", Destination::Llm), Egress::Redacted);
+        assert_eq!(policy("default", Destination::Mcp), Egress::Refuse);
+        assert_eq!(policy("acme", Destination::Llm), Egress::Raw);
+        assert_eq!(policy("acme", Destination::Mcp), Egress::Refuse);
+        let defaults = EngineConfig::parse("").unwrap().egress;
+        assert_eq!(defaults.policy("x", Destination::Mcp), Egress::Redacted);
+        assert!(EngineConfig::parse("[egress]\nllm = \"open\"\n").is_err());
     }
 
     #[test]

@@ -37,6 +37,7 @@ use crate::{
     log::{Event, ProcessingLog},
     tools::{ToolError, compliance, data::Analysis},
 };
+use config::{Destination, Egress};
 use plan::{Plan, SCAN, Step};
 use registry::RegisteredTool;
 pub use registry::Registry;
@@ -52,6 +53,9 @@ pub struct Outcome {
     pub reason: Option<String>,
     pub output: Option<OutputPayload>,
     pub quality: Option<QualityMetrics>,
+    /// Nothing may be written, not even `processing.log`: the task's data could not be
+    /// redacted as the policy requires.
+    pub artifacts_withheld: bool,
 }
 
 impl Outcome {
@@ -62,6 +66,15 @@ impl Outcome {
             reason: Some(reason.into()),
             output: None,
             quality: None,
+            artifacts_withheld: false,
+        }
+    }
+
+    /// A task that failed, withholding its artifacts when the failure says so.
+    pub fn failed(failure: TaskFailure) -> Self {
+        Self {
+            artifacts_withheld: failure.withhold_artifacts,
+            ..Self::ended(TaskState::Failed, failure.reason)
         }
     }
 
@@ -78,6 +91,8 @@ impl Outcome {
 #[error("{reason}")]
 pub struct TaskFailure {
     pub reason: String,
+    /// The policy asks for redaction and it could not be done: no artifact may be written.
+    pub withhold_artifacts: bool,
 }
 
 /// Why the engine did not produce an outcome.
@@ -98,6 +113,18 @@ impl From<StopReason> for EngineError {
 fn failed(reason: impl Into<String>) -> EngineError {
     EngineError::Failed(TaskFailure {
         reason: reason.into(),
+        withhold_artifacts: false,
+    })
+}
+
+/// The task's data cannot be redacted as the policy requires: it fails, and nothing of it is
+/// written anywhere.
+fn unredactable(why: impl std::fmt::Display) -> EngineError {
+    EngineError::Failed(TaskFailure {
+        reason: format!(
+            "{why}, and the compliance policy requires redaction: no artifacts were written"
+        ),
+        withhold_artifacts: true,
     })
 }
 
@@ -173,6 +200,11 @@ impl Engine {
         Self { registry, settings }
     }
 
+    /// Whether the artifacts (and `processing.log`) are redacted before they are written.
+    pub fn redacts_artifacts(&self) -> bool {
+        self.registry.config().compliance.redact_artifacts
+    }
+
     /// Runs one task. The log is shared with concurrent steps while it runs.
     pub async fn run(
         &self,
@@ -200,6 +232,13 @@ impl Engine {
         started: Instant,
     ) -> Result<Outcome, EngineError> {
         let mut plan = plan::plan(task, &self.registry).map_err(failed)?;
+        // Checked before anything runs, so no data goes anywhere unscanned.
+        if self.redacts_artifacts() && !plan.steps.iter().any(|s| s.id == SCAN) {
+            return Err(unredactable(
+                "the compliance scan is disabled (compliance.scan = false, or the \
+                 compliance-scanner tool is off)",
+            ));
+        }
         if self.registry.config().router.llm_planning {
             plan = self.llm_plan(task, plan, log, control).await?;
         }
@@ -232,7 +271,10 @@ impl Engine {
         control: &TaskControl,
     ) -> Result<Plan, EngineError> {
         let planners = self.registry.chain(crate::tools::capability::PLAN);
-        let Some(llm) = planners.first().and_then(|name| self.registry.get(name)) else {
+        let Some((planner, llm)) = planners
+            .first()
+            .and_then(|name| Some((name.as_str(), self.registry.get(name)?)))
+        else {
             return Ok(baseline);
         };
         let tools: Vec<Value> = self
@@ -263,6 +305,15 @@ impl Engine {
                     .collect::<Vec<_>>()
             ),
         );
+        let mut input = json!({"prompt": prompt});
+        if let Err(refused) = self.egress(task, planner, &mut input, log, "plan") {
+            record(
+                log,
+                Event::LlmPlanRejected,
+                json!({"problems": [refused.to_string()]}),
+            );
+            return Ok(baseline);
+        }
         // Like every call to the LLM: through its circuit breaker and its pool.
         let permit = match llm.breaker.admit() {
             Ok(permit) => permit,
@@ -277,7 +328,7 @@ impl Engine {
         };
         let call = async {
             let _slot = llm.pool.acquire().await;
-            tokio::time::timeout(llm.timeout, llm.tool.call(json!({"prompt": prompt}))).await
+            tokio::time::timeout(llm.timeout, llm.tool.call(input)).await
         }
         .instrument(tracing::info_span!(
             "llm plan",
@@ -435,13 +486,18 @@ impl Engine {
                 });
                 record_tool(log, Event::Fallback, name, None, detail);
             }
-            let input = input::for_tool(
+            let mut input = input::for_tool(
                 step,
                 self.registry.is_llm(name),
                 &registered.tool.spec().input_schema,
                 task,
                 deps,
             );
+            if let Err(refused) = self.egress(task, name, &mut input, log, &step.id) {
+                fell_back_from.push((name.clone(), refused.to_string()));
+                last_error = refused;
+                continue;
+            }
             let call = ToolCall {
                 step,
                 name,
@@ -472,6 +528,57 @@ impl Engine {
         })
     }
 
+    /// Applies the egress policy to a call of tool `name`: an LLM or MCP tool gets the task's
+    /// data raw, redacted, or not at all (a terminal error, so the step falls back or fails
+    /// and nothing is sent). Built-in tools run here, in the private tier: they get it as is.
+    fn egress(
+        &self,
+        task: &TaskV1,
+        name: &str,
+        input: &mut Value,
+        log: &Arc<Mutex<ProcessingLog>>,
+        step: &str,
+    ) -> Result<(), ToolError> {
+        let destination = if self.registry.is_llm(name) {
+            Destination::Llm
+        } else if self.registry.is_mcp(name) {
+            Destination::Mcp
+        } else {
+            return Ok(());
+        };
+        let policy = self
+            .registry
+            .config()
+            .egress
+            .policy(&task.tenant, destination);
+        match policy {
+            Egress::Raw => Ok(()),
+            Egress::Redacted => {
+                let replacements = compliance::redact_json(input);
+                if replacements > 0 {
+                    let detail = json!({
+                        "step": step, "destination": destination.as_str(),
+                        "replacements": replacements,
+                    });
+                    record_tool(log, Event::EgressRedacted, name, None, detail);
+                }
+                Ok(())
+            }
+            Egress::Refuse => {
+                let detail = json!({"step": step, "destination": destination.as_str()});
+                record_tool(log, Event::EgressRefused, name, None, detail);
+                Err(ToolError::terminal(format!(
+                    "{name}: the egress policy refuses to send tenant {}'s data to the {}",
+                    task.tenant,
+                    match destination {
+                        Destination::Llm => "LLM",
+                        Destination::Mcp => "MCP server",
+                    }
+                )))
+            }
+        }
+    }
+
     /// Judges every step's result and builds the two typed artifacts and the final state.
     fn conclude(
         &self,
@@ -481,6 +588,17 @@ impl Engine {
         log: &Arc<Mutex<ProcessingLog>>,
         started: Instant,
     ) -> Result<Outcome, EngineError> {
+        if self.redacts_artifacts() {
+            match results.get(SCAN) {
+                Some(Ok(_)) => {}
+                Some(Err(error)) => {
+                    return Err(unredactable(format!(
+                        "the compliance scan failed ({error})"
+                    )));
+                }
+                None => return Err(unredactable("the compliance scan did not run")),
+            }
+        }
         let mut judged = self.judge(plan, &results);
         let passed = judged.checks.iter().filter(|c| c.check.passed).count();
         let total = judged.checks.len();
@@ -505,15 +623,20 @@ impl Engine {
         let findings = done(SCAN)
             .and_then(|done| done.output["total"].as_u64())
             .unwrap_or(0);
+        // Whatever the scan found: tools (an LLM, an MCP server) can bring in what the task's
+        // own text did not have.
         let mut redactions = 0;
-        if self.registry.config().compliance.redact_artifacts && findings > 0 {
+        if self.redacts_artifacts() {
             redactions = redact_payload(&mut output);
             record(log, Event::Redacted, json!({"replacements": redactions}));
         }
         let rows = done(plan::ANALYSE)
             .and_then(|done| Analysis::from_output(&done.output).ok())
             .map_or(0, |analysis| analysis.rows as u64);
-        let quality = judged.quality_metrics(task, rows, findings, redactions);
+        let mut quality = judged.quality_metrics(task, rows, findings, redactions);
+        if self.redacts_artifacts() {
+            redact_quality(&mut quality);
+        }
         Ok(judged.outcome(output, quality))
     }
 
@@ -664,39 +787,43 @@ impl Judged {
             reason,
             output: Some(output),
             quality: Some(quality),
+            artifacts_withheld: false,
         }
     }
 }
 
 /// Replaces PII and secrets in what the task's own data reaches: the input, the report and the
-/// steps' results. Returns how many were replaced.
+/// steps' results, keys as well as values. Returns how many were replaced.
 fn redact_payload(payload: &mut OutputPayload) -> usize {
-    let mut count = redact_text(&mut payload.input) + redact_text(&mut payload.report.summary);
+    use compliance::{redact_in_place, redact_json};
+    let mut count =
+        redact_in_place(&mut payload.input) + redact_in_place(&mut payload.report.summary);
     for step in payload.steps.values_mut() {
         count += match step {
-            StepOutput::Done { output, .. } => redact(output),
-            StepOutput::Failed { error } => redact_text(error),
+            StepOutput::Done { output, .. } => redact_json(output),
+            StepOutput::Failed { error } => redact_in_place(error),
         };
     }
     count
 }
 
-fn redact_text(text: &mut String) -> usize {
-    let redacted = compliance::redact(text);
-    let count = redacted.findings.len();
-    if count > 0 {
-        *text = redacted.text;
-    }
-    count
-}
-
-/// Replaces PII and secrets in every string of `value`; returns how many were replaced.
-fn redact(value: &mut Value) -> usize {
-    match value {
-        Value::String(text) => redact_text(text),
-        Value::Array(items) => items.iter_mut().map(redact).sum(),
-        Value::Object(fields) => fields.values_mut().map(redact).sum(),
-        _ => 0,
+/// Replaces PII and secrets in the free text of the quality metrics: check details and
+/// fallback errors can quote a tool's error, which can quote the task's data.
+fn redact_quality(quality: &mut QualityMetrics) {
+    use compliance::redact_in_place;
+    let details = quality
+        .checks
+        .iter_mut()
+        .map(|c| &mut c.check.detail)
+        .chain(
+            quality
+                .steps
+                .values_mut()
+                .flat_map(|s| s.checks.iter_mut().map(|c| &mut c.detail)),
+        )
+        .chain(quality.fallbacks.iter_mut().map(|f| &mut f.error));
+    for text in details {
+        redact_in_place(text);
     }
 }
 

@@ -211,6 +211,17 @@ impl Registry {
         })
     }
 
+    /// Whether `name` is an MCP server's tool: it runs outside the private tier.
+    pub fn is_mcp(&self, name: &str) -> bool {
+        self.tools.get(name).is_some_and(|t| {
+            t.tool
+                .spec()
+                .capabilities
+                .iter()
+                .any(|c| c == capability::MCP)
+        })
+    }
+
     /// A tool named by a client's hint: an exact name, or an MCP tool's bare name when only one
     /// server has it.
     pub fn resolve_hint(&self, hint: &str) -> Option<&str> {

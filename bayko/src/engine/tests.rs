@@ -52,6 +52,8 @@ struct Scripted {
     last: Mutex<Option<Result<Value, ToolError>>>,
     delay: Duration,
     calls: AtomicUsize,
+    /// What each call was given.
+    inputs: Mutex<Vec<Value>>,
     running: Arc<AtomicUsize>,
     max_running: Arc<AtomicUsize>,
 }
@@ -93,6 +95,7 @@ impl Scripted {
             last: Mutex::new(None),
             delay,
             calls: AtomicUsize::new(0),
+            inputs: Mutex::default(),
             running,
             max_running,
         })
@@ -109,8 +112,9 @@ impl Tool for Scripted {
         &self.spec
     }
 
-    async fn call(&self, _input: Value) -> Result<Value, ToolError> {
+    async fn call(&self, input: Value) -> Result<Value, ToolError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
+        self.inputs.lock().unwrap().push(input);
         let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_running.fetch_max(now, Ordering::SeqCst);
         tokio::time::sleep(self.delay).await;
@@ -458,6 +462,139 @@ async fn pii_is_redacted_from_the_artifacts() {
     assert_eq!(quality_json(&outcome)["pii_findings"], 2);
 }
 
+/// The CSV the issue found leaking: e-mail addresses in its first text column, which the
+/// analysis groups by.
+const EMAILS_CSV: &str = "email,region,amount\nann.lee@example.com,north,10\n\
+    bob.kay@example.org,south,20\nann.lee@example.com,north,5\n";
+
+fn emails_task() -> TaskV1 {
+    let mut leaky = task(&[]);
+    leaky.data = Some(TaskData {
+        format: DataFormat::Csv,
+        content: EMAILS_CSV.into(),
+        group_by: Vec::new(),
+    });
+    leaky
+}
+
+#[tokio::test]
+async fn pii_in_object_keys_is_redacted_too() {
+    let engine = engine(registry(EngineConfig::default(), vec![]));
+    let (result, mut log) = run(&engine, &emails_task()).await;
+    let outcome = result.unwrap();
+    let payload = output_json(&outcome).to_string();
+    assert!(payload.contains("[REDACTED:email]"), "{payload}");
+    for address in ["ann.lee", "bob.kay"] {
+        assert!(!payload.contains(address), "{payload}");
+    }
+    log.redact();
+    assert!(!log.to_json_lines().contains("ann.lee"));
+}
+
+#[tokio::test]
+async fn a_failed_scan_fails_the_task_and_withholds_every_artifact() {
+    let scanner = Scripted::new(
+        "compliance-scanner",
+        "pii-scan",
+        Duration::ZERO,
+        vec![Err(ToolError::terminal("scanner broke"))],
+    );
+    let engine = engine(registry(EngineConfig::default(), vec![scanner]));
+    let (result, _) = run(&engine, &emails_task()).await;
+    let Err(EngineError::Failed(failure)) = result else {
+        panic!("expected a failure, got {result:?}");
+    };
+    assert!(failure.withhold_artifacts);
+    assert!(
+        failure
+            .reason
+            .contains("compliance scan failed (scanner broke)"),
+        "{}",
+        failure.reason
+    );
+    let outcome = super::Outcome::failed(failure);
+    assert!(outcome.artifacts_withheld && outcome.output.is_none());
+}
+
+#[tokio::test]
+async fn a_disabled_scan_with_redaction_required_fails_before_any_call() {
+    let analyser = Scripted::new(
+        "data-processor",
+        "tabular-analysis",
+        Duration::ZERO,
+        vec![Ok(json!({"rows": 3, "columns": [], "numeric": {}}))],
+    );
+    let engine = engine(registry(
+        config("[compliance]\nscan = false\n"),
+        vec![analyser.clone()],
+    ));
+    let (result, _) = run(&engine, &emails_task()).await;
+    let Err(EngineError::Failed(failure)) = result else {
+        panic!("expected a failure, got {result:?}");
+    };
+    assert!(failure.withhold_artifacts, "{}", failure.reason);
+    assert!(
+        failure.reason.contains("scan is disabled"),
+        "{}",
+        failure.reason
+    );
+    assert_eq!(analyser.calls(), 0);
+
+    // Without redaction asked for, the same task runs.
+    let engine = engine_without_redaction();
+    let (result, _) = run(&engine, &emails_task()).await;
+    assert!(result.is_ok(), "{result:?}");
+}
+
+fn engine_without_redaction() -> Engine {
+    engine(registry(
+        config("[compliance]\nscan = false\nredact_artifacts = false\n"),
+        vec![],
+    ))
+}
+
+/// Runs the emails task with a scripted LLM under `egress`; returns the outcome and what the
+/// LLM was sent.
+async fn with_egress(egress: &str) -> (super::Outcome, Vec<Value>) {
+    let llm = Scripted::new("claude", "summarise", Duration::ZERO, vec![report()]);
+    let engine = engine(registry(config(egress), vec![llm.clone()]));
+    let mut leaky = emails_task();
+    leaky.input = "Summarise for carol.day@example.net".into();
+    let (result, _) = run(&engine, &leaky).await;
+    let inputs = llm.inputs.lock().unwrap().clone();
+    (result.unwrap(), inputs)
+}
+
+#[tokio::test]
+async fn the_egress_policy_decides_what_the_llm_is_sent() {
+    // Redacted by default: no address reaches the LLM, in the request or the analysis.
+    let (outcome, sent) = with_egress("").await;
+    assert_eq!(outcome.state, TaskState::Succeeded, "{:?}", outcome.reason);
+    let sent = Value::Array(sent).to_string();
+    assert!(sent.contains("[REDACTED:email]"), "{sent}");
+    for address in ["carol.day", "ann.lee", "bob.kay"] {
+        assert!(!sent.contains(address), "{sent}");
+    }
+
+    let (_, sent) = with_egress("[egress]\nllm = \"raw\"\n").await;
+    let sent = Value::Array(sent).to_string();
+    assert!(
+        sent.contains("carol.day@example.net") && sent.contains("ann.lee"),
+        "{sent}"
+    );
+
+    // Refused: the LLM is never called, the local summariser takes over, and the task says why.
+    let (outcome, sent) = with_egress("[egress.tenants.default]\nllm = \"refuse\"\n").await;
+    assert!(sent.is_empty(), "{sent:?}");
+    assert_eq!(outcome.state, TaskState::Degraded);
+    let reason = outcome.reason.clone().unwrap_or_default();
+    assert!(reason.contains("egress policy refuses"), "{reason}");
+    assert_eq!(
+        output_json(&outcome)["steps"]["summarise"]["tool"],
+        "document-processor"
+    );
+}
+
 #[test]
 fn router_explains_its_choices() {
     let registry = registry(EngineConfig::default(), vec![]);
@@ -692,4 +829,32 @@ async fn a_timed_out_analysis_is_not_retried_and_stops_working() {
         rows_read < (ROWS / 2) as u64,
         "the analysis read {rows_read} rows of {ROWS} after its timeout"
     );
+}
+
+#[tokio::test]
+async fn a_refused_egress_keeps_the_task_away_from_the_llm_planner_too() {
+    let claude = Scripted::new("claude", "summarise", Duration::ZERO, vec![report()]);
+    let engine = engine(registry(
+        config("[router]\nllm_planning = true\n[egress]\nllm = \"refuse\"\n"),
+        vec![claude.clone()],
+    ));
+    let (result, log) = run(&engine, &emails_task()).await;
+    let outcome = result.unwrap();
+    assert_eq!(
+        claude.calls(),
+        0,
+        "neither planning nor summarising called the LLM"
+    );
+    let rejected = events(&log, "llm_plan_rejected");
+    assert_eq!(rejected.len(), 1);
+    assert!(
+        rejected[0]
+            .detail
+            .to_string()
+            .contains("egress policy refuses"),
+        "{:?}",
+        rejected[0].detail
+    );
+    assert_eq!(events(&log, "egress_refused").len(), 2);
+    assert_eq!(outcome.state, TaskState::Degraded);
 }

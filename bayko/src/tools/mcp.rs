@@ -466,8 +466,9 @@ fn closed_error(server: &str, message: &str) -> ToolError {
     )
 }
 
-/// Logs what a stdio server writes to stderr and keeps its last lines, so a
-/// failed start can say why (a Python traceback, a missing module...).
+/// Counts what a stdio server writes to stderr (logged as sizes, never as text) and keeps
+/// its last lines, redacted and truncated, so a failed start can say why (a Python
+/// traceback, a missing module...).
 struct StderrTail {
     lines: Arc<Mutex<VecDeque<String>>>,
     reader: JoinHandle<()>,
@@ -502,8 +503,14 @@ async fn read_stderr(server: String, stderr: ChildStderr, tail: Arc<Mutex<VecDeq
         .await
         .is_ok_and(|n| n > 0)
     {
-        let line: String = String::from_utf8_lossy(&buffer)
+        // Redacted before it is kept: the tail ends up in an error message, and so in logs.
+        let head: String = String::from_utf8_lossy(&buffer)
             .trim_end()
+            .chars()
+            .take(2 * STDERR_LINE_CHARS)
+            .collect();
+        let line: String = shared::compliance::redact(&head)
+            .text
             .chars()
             .take(STDERR_LINE_CHARS)
             .collect();
@@ -726,7 +733,10 @@ mod tests {
 
         let mut names: Vec<&str> = connection.tools().iter().map(|t| t.name.as_str()).collect();
         names.sort_unstable();
-        assert_eq!(names, ["add", "fail", "slow", "word_stats"]);
+        assert_eq!(
+            names,
+            ["add", "fail", "leak", "remember", "slow", "word_stats"]
+        );
         for tool in connection.tools() {
             assert_eq!(tool.server, "stats");
             assert!(
@@ -862,7 +872,7 @@ mod tests {
         let connection = McpConnection::connect(&config, CONNECT_TIMEOUT)
             .await
             .unwrap();
-        assert_eq!(connection.tools().len(), 4);
+        assert_eq!(connection.tools().len(), 6);
         assert!(tool(&connection, "add").input_schema["properties"]["a"].is_object());
         let sum = connection
             .call("add", json!({"a": 40, "b": 2}))
@@ -898,7 +908,12 @@ mod tests {
         let config = McpServerConfig::Stdio {
             name: "broken".into(),
             command: python().to_owned(),
-            args: vec!["-c".into(), "import no_such_module_for_bayko".into()],
+            args: vec![
+                "-c".into(),
+                "import sys; print('for canary.person@example.com', file=sys.stderr); \
+                 import no_such_module_for_bayko"
+                    .into(),
+            ],
             env: BTreeMap::new(),
             pass_env: Vec::new(),
         };
@@ -910,6 +925,12 @@ mod tests {
             error.to_string().contains("no_such_module_for_bayko"),
             "{error}"
         );
+        // Quoted redacted: a server's stderr can echo the data it was given.
+        assert!(
+            error.to_string().contains("for [REDACTED:email]"),
+            "{error}"
+        );
+        assert!(!error.to_string().contains("canary.person"), "{error}");
     }
 
     #[tokio::test(flavor = "multi_thread")]

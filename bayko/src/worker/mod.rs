@@ -229,7 +229,8 @@ impl Worker {
 
     /// One receive and the processing of everything it brought: the loop's step, for tests
     /// that drive the worker without it. Returns how many messages were handled.
-    pub async fn process_batch(&self) -> Result<usize, StoreError> {
+    #[cfg(test)]
+    pub(crate) async fn process_batch(&self) -> Result<usize, StoreError> {
         let messages = self.receive(10).await?;
         let count = messages.len();
         let abort = CancellationToken::new();
@@ -397,7 +398,7 @@ impl Worker {
         let (task, trace_context) = match self.inbox.read(key).await {
             Ok(read) => read,
             Err(StoreError::Invalid(reason)) => {
-                tracing::warn!(%reason, "invalid task object, failing the task");
+                tracing::warn!(reason = %redacted(&reason), "invalid task object, failing the task");
                 return self
                     .end_unclaimed(key, previous.as_ref(), TaskState::Failed, reason)
                     .await;
@@ -536,7 +537,7 @@ impl Worker {
             Ok(outcome) => outcome,
             Err(EngineError::Failed(failure)) => {
                 log.record(Event::Failed, json!({"reason": failure.reason}));
-                Outcome::ended(TaskState::Failed, failure.reason)
+                Outcome::failed(failure)
             }
             Err(EngineError::Stopped(StopReason::Cancelled)) => {
                 log.record(Event::Cancelled, json!({"before_start": false}));
@@ -640,6 +641,9 @@ impl Worker {
         elapsed_ms: u64,
     ) -> Result<Disposition, StoreError> {
         let mut artifacts = Vec::new();
+        if self.engine.redacts_artifacts() {
+            log.redact();
+        }
         if let Some(output) = &outcome.output {
             artifacts.push(json_artifact(OUTPUT_PAYLOAD, output));
         }
@@ -655,6 +659,10 @@ impl Worker {
             content_type: "application/x-ndjson",
             body: log.to_json_lines().into_bytes(),
         });
+        if outcome.artifacts_withheld {
+            tracing::warn!("the task's data could not be redacted: no artifacts written");
+            artifacts.clear();
+        }
         let mut stored = self
             .artifacts
             .write_once(key, artifacts)
@@ -674,7 +682,7 @@ impl Worker {
             updated_at: now,
             finished_at: Some(now),
             lease_until: None,
-            error: outcome.reason.clone(),
+            error: outcome.reason.as_deref().map(redacted),
             metrics: Some(TaskMetrics {
                 processing_time_ms: elapsed_ms,
                 tools_used: outcome.tools_used().to_vec(),
@@ -727,7 +735,7 @@ impl Worker {
             lease_until: None,
             attempt: previous.map_or(0, |held| held.status.attempt),
             worker: Some(self.config.worker_id.clone()),
-            error: Some(reason.into()),
+            error: Some(redacted(&reason.into())),
             metrics: None,
             artifacts: Vec::new(),
             // The last run's trace, if there was one: this ending had no run of its own.
@@ -787,6 +795,13 @@ impl Worker {
 }
 
 const CANCELLED: &str = "cancelled at the client's request";
+
+/// A status' error without PII or secrets, whatever the artifact policy: the status travels
+/// through Brown's API, its events and the `Task Finished` notification, and an error can
+/// quote the task's data (a value that did not parse, a tool's message echoing its input).
+fn redacted(reason: &str) -> String {
+    shared::compliance::redact(reason).text
+}
 
 /// The span of a final status write.
 fn commit_span(state: TaskState) -> tracing::Span {

@@ -460,3 +460,104 @@ async fn a_task_finishing_during_a_lease_renewal_commits_once() {
     assert_eq!(status.attempt, 1, "run once");
     assert!(stack.queue.is_empty(), "acknowledged");
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_invalid_task_fails_with_its_error_redacted() {
+    let stack = Harness::new();
+    let key = TaskKey::new(Tenant::parse("acme").unwrap(), Uuid::now_v7());
+    let task = TaskDocument::V1(TaskV1 {
+        task_id: key.task_id,
+        tenant: "acme".into(),
+        submitted_at: stack.clock.now(),
+        input: "a marker task".into(),
+        data: None,
+        tools: Vec::new(),
+        metadata: Default::default(),
+        idempotency_key: None,
+    });
+    // A wrong type: serde's error quotes the value, here an address.
+    let mut body = serde_json::to_value(&task).unwrap();
+    body["tools"] = serde_json::json!("ann.lee@example.com");
+    stack
+        .tasks
+        .put(
+            &key.inbox(),
+            Payload::json(body.to_string()),
+            PutMode::Create,
+        )
+        .await
+        .unwrap();
+    stack.deliver(&key);
+    let status = stack.until_final(&stack.worker(config()), &key).await;
+    assert_eq!(status.status, TaskState::Failed);
+    let error = status.error.unwrap_or_default();
+    assert!(error.contains("[REDACTED:email]"), "{error}");
+    assert!(!error.contains("ann.lee"), "{error}");
+}
+
+/// The tasks bucket where the first lease renewal lands but its answer is lost: the SDK's
+/// retry of it finds its own write in place and is answered `answer` (412, or no answer).
+#[derive(Debug)]
+struct LostFirstRenewalAnswer {
+    store: Arc<MemoryStore>,
+    answer: fn() -> AwsError,
+    lost: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for LostFirstRenewalAnswer {
+    async fn get(&self, key: &str) -> Result<Option<Object>, AwsError> {
+        self.store.get(key).await
+    }
+    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, AwsError> {
+        self.store.head(key).await
+    }
+    async fn put(&self, key: &str, payload: Payload, mode: PutMode) -> Result<Written, AwsError> {
+        let renewal = key.starts_with("status/") && matches!(mode, PutMode::Update(_));
+        let written = self.store.put(key, payload, mode).await?;
+        if renewal && !self.lost.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Err((self.answer)());
+        }
+        Ok(written)
+    }
+}
+
+async fn a_renewal_whose_answer_is_lost(answer: fn() -> AwsError) -> TaskStatus {
+    let stack = Harness::new();
+    let key = stack.submit().await;
+    let seams = Seams {
+        queue: stack.queue.clone(),
+        tasks: Arc::new(LostFirstRenewalAnswer {
+            store: stack.tasks.clone(),
+            answer,
+            lost: false.into(),
+        }),
+        artifacts: stack.artifacts.clone(),
+        clock: stack.clock,
+        events: None,
+    };
+    // Steps long enough for renewals to follow the lost one.
+    let config = Config {
+        heartbeat: Duration::from_secs(10),
+        chaos_step_delay: Duration::from_secs(15),
+        ..config()
+    };
+    let worker = Worker::with_seams(config, Arc::new(Registry::builtin()), seams);
+    worker.process_batch().await.unwrap();
+    assert!(stack.queue.is_empty(), "acknowledged");
+    stack.status(&key).await.unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_renewal_that_landed_but_was_refused_on_retry_keeps_the_lease() {
+    let status = a_renewal_whose_answer_is_lost(|| AwsError::Conflict("retried".into())).await;
+    assert_eq!(status.status, TaskState::Succeeded, "{status:?}");
+    assert_eq!(status.attempt, 1, "run once");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_renewal_that_landed_without_an_answer_keeps_the_lease() {
+    let status = a_renewal_whose_answer_is_lost(|| AwsError::Transient("no answer".into())).await;
+    assert_eq!(status.status, TaskState::Succeeded, "{status:?}");
+    assert_eq!(status.attempt, 1, "run once");
+}

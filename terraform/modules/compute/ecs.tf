@@ -65,6 +65,8 @@ locals {
       { name = "BAYKO_LEASE_SECONDS", value = tostring(var.queue_visibility_timeout_seconds) },
       { name = "BAYKO_SHUTDOWN_GRACE_SECONDS", value = tostring(var.bayko_shutdown_grace_seconds) },
       { name = "BAYKO_METRICS_BIND", value = "127.0.0.1:9100" },
+      { name = "BAYKO_EVENT_BUS", value = var.event_bus_name },
+      { name = "BAYKO_CONFIG_TOML", value = var.bayko_engine_config },
     ])
     secrets = [for arn in local.secrets.bayko : { name = "ANTHROPIC_API_KEY", valueFrom = arn }]
     # Above the grace period: in-flight tasks finish or are handed back before SIGKILL.

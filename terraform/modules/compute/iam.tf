@@ -66,6 +66,17 @@ data "aws_iam_policy_document" "bayko_task" {
     actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]
     resources = [var.queue_arn]
   }
+  statement {
+    # The queue-depth gauges Bayko exports (visible and in-flight messages).
+    sid       = "ReadQueueDepth"
+    actions   = ["sqs:GetQueueAttributes"]
+    resources = [var.queue_arn]
+  }
+  statement {
+    sid       = "PublishCompletionEvents"
+    actions   = ["events:PutEvents"]
+    resources = [var.event_bus_arn]
+  }
   dynamic "statement" {
     for_each = var.llm_provider == "bedrock" ? [1] : []
     content {

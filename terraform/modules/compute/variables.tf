@@ -108,6 +108,21 @@ variable "bedrock_model_ids" {
   type        = list(string)
 }
 
+variable "event_bus_name" {
+  description = "The bus Bayko publishes Task Finished events to (BAYKO_EVENT_BUS)."
+  type        = string
+}
+
+variable "event_bus_arn" {
+  description = "That bus' ARN: Bayko may put events on it and on nothing else."
+  type        = string
+}
+
+variable "bayko_engine_config" {
+  description = "The engine's TOML configuration (tools, pools, LLM, MCP servers), given to Bayko as BAYKO_CONFIG_TOML."
+  type        = string
+}
+
 variable "anthropic_api_key_secret_arn" {
   description = "Secret with ANTHROPIC_API_KEY, or null."
   type        = string

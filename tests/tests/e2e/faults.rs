@@ -11,7 +11,7 @@ use std::{
 use bb_aws::AwsSettings;
 use bb_tests::{
     BaykoProcess, OwnEmulator, TestStack, bayko_config, count_writes_from_now_on, stored_status,
-    writes_per_key,
+    tally::Tally, writes_per_key,
 };
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
@@ -45,7 +45,26 @@ struct Figures {
     unexplained_failures: usize,
     /// Accepted but in no final state.
     lost: usize,
+    /// From the counting tool, when the tasks used it.
+    tools: Option<ToolFigures>,
 }
+
+/// The counting tool's side of the story: how many times each task's tool really ran.
+#[derive(Debug, Default)]
+struct ToolFigures {
+    /// Invocations, over all tasks.
+    runs: usize,
+    /// Tasks whose tool ran more than once (run twice, as the tool saw it).
+    ran_twice: usize,
+    /// Tasks claimed more than once, for comparison.
+    claimed_twice: usize,
+    /// Tasks whose tool ran more often than they were claimed, or more than once in workers
+    /// that were never killed: a second run that no kill explains.
+    unexplained: usize,
+}
+
+/// Which worker made each invocation of the counting tool, per task id.
+type ToolRuns = HashMap<String, Vec<String>>;
 
 /// Tallies the accepted tasks. `killed` are the workers the test killed; `max_attempts` is the
 /// workers' `BAYKO_MAX_ATTEMPTS`. Requires versioning on both buckets before submission.
@@ -55,10 +74,12 @@ async fn figures(
     accepted: &[String],
     killed: &HashSet<String>,
     max_attempts: usize,
+    tool_runs: Option<&ToolRuns>,
 ) -> Figures {
     let mut figures = Figures {
         submitted,
         accepted: accepted.len(),
+        tools: tool_runs.map(|_| ToolFigures::default()),
         ..Figures::default()
     };
     let mut completed = Vec::new();
@@ -67,6 +88,20 @@ async fn figures(
         let history = bb_tests::status_history(&stack.s3, stack.tasks_bucket(), task_id).await;
         let claims = bb_tests::claims(&history);
         figures.executions += claims.len();
+        if let (Some(tools), Some(tool_runs)) = (figures.tools.as_mut(), tool_runs) {
+            let runs = tool_runs.get(task_id).map_or(&[][..], Vec::as_slice);
+            tools.runs += runs.len();
+            tools.ran_twice += usize::from(runs.len() > 1);
+            tools.claimed_twice += usize::from(claims.len() > 1);
+            let unkilled = runs
+                .iter()
+                .filter(|worker| !killed.contains(*worker))
+                .count();
+            if runs.len() > claims.len() || unkilled > 1 {
+                eprintln!("{task_id}: tool runs by {runs:?} for claims {claims:?}");
+                tools.unexplained += 1;
+            }
+        }
         // The claims that did not end the task: all but the committing one, or all of them
         // for a task given up on.
         let superseded: Vec<&String> = match status["status"].as_str() {
@@ -143,6 +178,13 @@ fn report(test: &str, figures: &Figures) {
         figures.written_twice,
         figures.lost
     );
+    if let Some(tools) = &figures.tools {
+        eprintln!(
+            "FIGURES {test}: tool runs {} (tasks whose tool ran more than once {}, claimed more \
+             than once {}, second runs no kill explains {})",
+            tools.runs, tools.ran_twice, tools.claimed_twice, tools.unexplained
+        );
+    }
 }
 
 /// Turns on versioning on both buckets, so that every claim and every write is counted.
@@ -208,7 +250,7 @@ async fn killed_worker_mid_task_is_replaced_and_the_task_completes_once() {
     assert_eq!(stored["worker"], survivor.worker_id.as_str());
 
     let killed = HashSet::from([doomed_id]);
-    let figures = figures(&stack, 1, std::slice::from_ref(&task_id), &killed, 4).await;
+    let figures = figures(&stack, 1, std::slice::from_ref(&task_id), &killed, 4, None).await;
     report("kill -9 mid-task", &figures);
     assert_eq!(
         (figures.completed, figures.executions, figures.lost_to_kills),
@@ -349,7 +391,7 @@ async fn frozen_emulator_under_load_loses_nothing() {
 
     let unfinished = wait_all_final(&stack, &accepted, Duration::from_secs(120)).await;
     assert_all_finished(&stack, &unfinished).await;
-    let figures = figures(&stack, submitted, &accepted, &HashSet::new(), 4).await;
+    let figures = figures(&stack, submitted, &accepted, &HashSet::new(), 4, None).await;
     report("frozen emulator", &figures);
     eprintln!("FIGURES frozen emulator: refused with 503 {refused}");
     assert_eq!(figures.completed, figures.accepted);
@@ -393,11 +435,52 @@ async fn holdings(stack: &TestStack, tasks: &[String]) -> HashMap<String, Vec<St
     held
 }
 
+/// Starts the soak's Bayko processes, each with the counting tool, and remembers their pids:
+/// the tool names the worker process behind each invocation by its pid.
+struct Spawner {
+    stack: Arc<TestStack>,
+    tally: Tally,
+    workers_by_pid: std::sync::Mutex<HashMap<u32, String>>,
+}
+
+impl Spawner {
+    fn spawn(&self, env: &[(&str, &str)]) -> BaykoProcess {
+        let config = self.tally.config_file().to_str().expect("a UTF-8 path");
+        let mut env = env.to_vec();
+        env.push(("BAYKO_CONFIG", config));
+        let worker = self.stack.spawn_bayko_process(&env);
+        self.workers_by_pid
+            .lock()
+            .unwrap()
+            .insert(worker.pid(), worker.worker_id.clone());
+        worker
+    }
+
+    /// Task id → the worker behind each of its tool's invocations.
+    fn tool_runs(&self, labels: &HashMap<String, String>) -> ToolRuns {
+        let workers = self.workers_by_pid.lock().unwrap();
+        let mut runs = ToolRuns::new();
+        for (label, pids) in self.tally.runs() {
+            let task_id = labels.get(&label).expect("a label the soak submitted");
+            let by = pids.iter().map(|pid| workers[pid].clone()).collect();
+            runs.insert(task_id.clone(), by);
+        }
+        runs
+    }
+}
+
+/// A soak task: the usual analysis plus the counting tool, its input as its label.
+fn tallied_task(n: usize) -> (String, Value) {
+    let mut task = task(n);
+    task["tools"] = json!(["tally"]);
+    (task["input"].as_str().unwrap().to_owned(), task)
+}
+
 /// The chaos loop: after every `COMPLETIONS_PER_KILL` completions, kill -9 a worker that holds
 /// claims (none of them hit `KILLS_PER_TASK` times yet) and start a fresh one. Returns the
 /// killed workers' ids.
 async fn chaos(
-    stack: Arc<TestStack>,
+    spawner: Arc<Spawner>,
     workers: Arc<Mutex<Vec<BaykoProcess>>>,
     env: &'static [(&'static str, &'static str)],
     tasks: Arc<[String]>,
@@ -406,6 +489,7 @@ async fn chaos(
     let mut killed = HashSet::new();
     let mut hits: HashMap<String, usize> = HashMap::new();
     let mut finished_at_last_kill = 0;
+    let stack = spawner.stack.clone();
     loop {
         tokio::select! {
             () = tokio::time::sleep(Duration::from_millis(250)) => {}
@@ -433,7 +517,7 @@ async fn chaos(
         for task_id in &held[&workers[victim].worker_id] {
             *hits.entry(task_id.clone()).or_default() += 1;
         }
-        let mut replacement = stack.spawn_bayko_process(env);
+        let mut replacement = spawner.spawn(env);
         std::mem::swap(&mut workers[victim], &mut replacement);
         replacement.kill().await;
         killed.insert(replacement.worker_id.clone());
@@ -469,9 +553,14 @@ async fn soak_with_chaos_every_task_ends_once() {
         ("BAYKO_MAX_IN_FLIGHT", "4"),
         ("BAYKO_MAX_ATTEMPTS", "6"),
     ];
+    let spawner = Arc::new(Spawner {
+        stack: stack.clone(),
+        tally: Tally::new(),
+        workers_by_pid: Default::default(),
+    });
     let workers = Arc::new(Mutex::new(vec![
-        stack.spawn_bayko_process(STUCK_ENV),
-        stack.spawn_bayko_process(CHAOS_ENV),
+        spawner.spawn(STUCK_ENV),
+        spawner.spawn(CHAOS_ENV),
     ]));
 
     let started = Instant::now();
@@ -484,15 +573,17 @@ async fn soak_with_chaos_every_task_ends_once() {
             clients.clone().acquire_owned().await.unwrap(),
         );
         submissions.spawn(async move {
-            let task_id = stack.submit_ok(&task(n)).await;
+            let (label, task) = tallied_task(n);
+            let task_id = stack.submit_ok(&task).await;
             drop(permit);
-            task_id
+            (label, task_id)
         });
     }
-    let accepted: Arc<[String]> = submissions.join_all().await.into();
+    let labels: HashMap<String, String> = submissions.join_all().await.into_iter().collect();
+    let accepted: Arc<[String]> = labels.values().cloned().collect();
     let stop_chaos = tokio_util::sync::CancellationToken::new();
     let chaos = tokio::spawn(chaos(
-        stack.clone(),
+        spawner.clone(),
         workers.clone(),
         CHAOS_ENV,
         accepted.clone(),
@@ -513,16 +604,22 @@ async fn soak_with_chaos_every_task_ends_once() {
         .await
         .unwrap();
     if redriven > 0 {
-        workers
-            .lock()
-            .await
-            .push(stack.spawn_bayko_process(CHAOS_ENV));
+        workers.lock().await.push(spawner.spawn(CHAOS_ENV));
         unfinished = wait_all_final(&stack, &unfinished, Duration::from_secs(120)).await;
     }
     assert_all_finished(&stack, &unfinished).await;
     let elapsed = started.elapsed();
 
-    let figures = figures(&stack, tasks, &accepted, &killed, SOAK_MAX_ATTEMPTS).await;
+    let tool_runs = spawner.tool_runs(&labels);
+    let figures = figures(
+        &stack,
+        tasks,
+        &accepted,
+        &killed,
+        SOAK_MAX_ATTEMPTS,
+        Some(&tool_runs),
+    )
+    .await;
     report("soak", &figures);
     eprintln!(
         "FIGURES soak: {} workers killed, {redriven} dead-lettered and redriven, {:.1} s",
@@ -539,7 +636,20 @@ async fn soak_with_chaos_every_task_ends_once() {
         "every repeated execution and every failure is explained by kills"
     );
     assert_eq!((figures.written_twice, figures.lost), (0, 0));
+    let tools = figures
+        .tools
+        .as_ref()
+        .expect("the tasks used the counting tool");
+    assert!(
+        tools.runs >= figures.completed,
+        "every completed task's tool ran"
+    );
+    assert_eq!(
+        tools.unexplained, 0,
+        "every second run of a tool is explained by a kill"
+    );
     workers.lock().await.clear();
+    drop(spawner);
     if let Ok(stack) = Arc::try_unwrap(stack) {
         stack.stop().await;
     }

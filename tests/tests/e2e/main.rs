@@ -12,5 +12,7 @@ mod hostile;
 mod metrics;
 mod pipeline;
 mod poison;
+mod proxy;
+mod redaction;
 mod seams;
 mod traces;

@@ -38,7 +38,7 @@ fn one<'a>(spans: &'a [ReceivedSpan], name: &str) -> &'a ReceivedSpan {
     }
 }
 
-async fn wait_until_final(http: &reqwest::Client, base: &str, task_id: &str) -> Value {
+pub(crate) async fn wait_until_final(http: &reqwest::Client, base: &str, task_id: &str) -> Value {
     let deadline = Instant::now() + DEADLINE;
     loop {
         let status: Value = http

@@ -19,8 +19,9 @@ use super::{
 };
 
 /// Bayko's engine configuration for the no-op plan: no PII scan, no data, so the plan is one
-/// extractive summary of a one-line instruction.
-pub(crate) const NOOP_CONFIG: &str = "[compliance]\nscan = false\n";
+/// extractive summary of a one-line instruction. Redaction off too: required redaction without
+/// a scan fails the task.
+pub(crate) const NOOP_CONFIG: &str = "[compliance]\nscan = false\nredact_artifacts = false\n";
 
 /// Messages one worker (and the bare loop) works on at once: Bayko's default.
 pub(crate) const IN_FLIGHT: usize = 8;
