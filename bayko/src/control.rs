@@ -17,7 +17,7 @@ use crate::progress::ProgressTracker;
 /// Why a task was stopped. The first reason wins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StopReason {
-    /// The client asked (`DELETE /v1/tasks/{id}`): the task ends `cancelled`.
+    /// The client asked (`POST /v1/tasks/{id}/cancel`): the task ends `cancelled`.
     Cancelled,
     /// Another worker took the task over: this one walks away without writing.
     LostLease,

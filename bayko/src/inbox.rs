@@ -155,6 +155,7 @@ mod tests {
                 tools: Vec::new(),
                 metadata: Default::default(),
                 idempotency_key: None,
+                flags: Vec::new(),
             });
             self.store
                 .put(

@@ -28,8 +28,10 @@ pub use config::Config;
 pub use failure::StoreError;
 pub use worker::Worker;
 
-/// The CPU-bound analysers, for the benchmarks (criterion and `cargo xtask bench`).
+/// The CPU-bound analysers, for the benchmarks (criterion and `cargo xtask bench`) and the
+/// memory test under a counting allocator.
 pub mod analysers {
     pub use crate::tools::compliance;
     pub use crate::tools::data::{TabularFormat, analyse};
+    pub use crate::tools::document::{self, DocumentOptions};
 }

@@ -3,61 +3,15 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-use serde::Serialize;
+use chrono::Utc;
 use serde_json::Value;
 use uuid::Uuid;
 
 use crate::metrics::Metrics;
 
-/// What happened, one name per kind of line in `processing.log`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Event {
-    /// The worker claimed the task (attempt, worker).
-    Claimed,
-    /// The router's plan (steps, ignored hints).
-    Planned,
-    LlmPlanAccepted,
-    LlmPlanRejected,
-    StepStarted,
-    /// A call waited for a slot in its tool's pool.
-    PoolWait,
-    Retry,
-    /// A step moved on to the next tool of its chain.
-    Fallback,
-    /// A tool's circuit breaker refused the call.
-    CircuitOpen,
-    StepFinished,
-    StepFailed,
-    QualityChecked,
-    /// PII and secrets replaced in the artifacts.
-    Redacted,
-    /// PII and secrets replaced in what a call sent to the LLM or an MCP server.
-    EgressRedacted,
-    /// The egress policy kept a call to the LLM or an MCP server from being made.
-    EgressRefused,
-    Failed,
-    Cancelled,
-    Finished,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct LogEvent {
-    pub ts: DateTime<Utc>,
-    pub task_id: Uuid,
-    /// W3C trace id (32 hex digits) of this run, so log lines join up with traces; absent
-    /// when the worker runs untraced (embedded in tests).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub trace_id: String,
-    pub event: Event,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tool: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub duration_ms: Option<u64>,
-    #[serde(skip_serializing_if = "Value::is_null")]
-    pub detail: Value,
-}
+// The lines' types are part of the shared contract: their schemas are in Brown's OpenAPI
+// description, for clients that read the log.
+pub use shared::artifacts::{LogEvent, LogEventKind as Event};
 
 #[derive(Debug, Clone)]
 pub struct ProcessingLog {

@@ -46,11 +46,11 @@ async fn main() -> anyhow::Result<()> {
         Command::Run => {
             let config = Config::from_env().context("configuring Bayko")?;
             let engine_config = engine_config()?;
-            let registry = Arc::new(
-                Registry::from_config(engine_config, &aws)
-                    .await
-                    .context("building the tool registry")?,
-            );
+            let mut registry = Registry::from_config(engine_config, &aws)
+                .await
+                .context("building the tool registry")?;
+            registry.limit_analysis_memory(memory_budget()?);
+            let registry = Arc::new(registry);
             tracing::info!(tools = ?registry.names().collect::<Vec<_>>(), "tools registered");
             let worker = Worker::with_registry(config.clone(), &aws, registry.clone());
             // The listener outlives the receive loop: `/readyz` says "stopping" while the
@@ -84,6 +84,18 @@ async fn main() -> anyhow::Result<()> {
     }
     telemetry.shutdown();
     Ok(())
+}
+
+/// `BAYKO_MEMORY_BUDGET_MIB` (default 256), in bytes: what the analyses of all tasks in flight
+/// may hold at once.
+fn memory_budget() -> anyhow::Result<u64> {
+    let mib = shared::config::check(
+        "BAYKO_MEMORY_BUDGET_MIB",
+        shared::config::parse_or("BAYKO_MEMORY_BUDGET_MIB", 256u64)?,
+        |mib| (16..=1 << 20).contains(mib),
+        "must be between 16 and 1048576 (MiB)",
+    )?;
+    Ok(mib << 20)
 }
 
 /// The engine's configuration: a file named by `BAYKO_CONFIG`, or the TOML itself in

@@ -69,10 +69,8 @@ pub fn router(state: AppState) -> Router {
     let metrics = state.metrics.clone();
     let tasks = Router::new()
         .route("/v1/tasks", post(routes::tasks::submit))
-        .route(
-            "/v1/tasks/{task_id}",
-            get(routes::tasks::status).delete(routes::tasks::cancel),
-        )
+        .route("/v1/tasks/{task_id}", get(routes::tasks::status))
+        .route("/v1/tasks/{task_id}/cancel", post(routes::tasks::cancel))
         .route("/v1/tasks/{task_id}/events", get(routes::events::events))
         .route("/v1/uploads", post(routes::uploads::create))
         .route_layer(middleware::from_fn_with_state(
@@ -99,7 +97,7 @@ pub fn router(state: AppState) -> Router {
         router = router.layer(
             CorsLayer::new()
                 .allow_origin(state.config.cors_origins.clone())
-                .allow_methods([Method::GET, Method::POST, Method::DELETE])
+                .allow_methods([Method::GET, Method::POST])
                 .allow_headers([
                     header::AUTHORIZATION,
                     header::CONTENT_TYPE,

@@ -4,6 +4,7 @@
 use axum::Json;
 use serde_json::{Value, json};
 use shared::{
+    artifacts::{LogEvent, OutputPayload, QualityMetrics},
     limits::MAX_UPLOAD_BYTES,
     task::{DataFormat, TaskMetrics, TaskState},
 };
@@ -139,7 +140,9 @@ fn upload_request_schema() -> Value {
     ),
     components(schemas(
         Accepted, StatusView, ArtifactLink, Problem, FieldError, PolicyFinding, TaskState,
-        TaskMetrics, DataFormat, TaskRequestBody, UploadRequestBody, UploadGrant
+        TaskMetrics, DataFormat, TaskRequestBody, UploadRequestBody, UploadGrant,
+        // What the artifact links lead to: not Brown's responses, but documented with them.
+        OutputPayload, QualityMetrics, LogEvent
     )),
     modifiers(&BearerKey),
     tags(

@@ -8,12 +8,12 @@
 use std::{collections::BTreeMap, sync::LazyLock};
 
 use regex::Regex;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+pub use shared::task::PolicyFinding;
 use shared::{
     compliance::{self, FindingKind},
     keys::Tenant,
 };
-use utoipa::ToSchema;
 
 use crate::validate::TaskRequest;
 
@@ -66,19 +66,6 @@ impl Policies {
     }
 }
 
-/// What the policy found in one place. Never the text itself: a finding may be a secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-pub struct PolicyFinding {
-    /// The request field (`input`, `data.content`, `metadata.{key}`).
-    pub field: String,
-    /// `secret`, `pii` or `injection`.
-    pub category: &'static str,
-    /// What was found: `aws_access_key`, `email`, `instruction_override`, …
-    pub kind: &'static str,
-    /// 1-based line in the field's text.
-    pub line: usize,
-}
-
 /// The verdict on a request: findings its policy rejects, and findings it only flags.
 #[derive(Debug, Default)]
 pub struct Verdict {
@@ -98,7 +85,7 @@ pub fn review(policy: ContentPolicy, request: &TaskRequest) -> Verdict {
     let mut verdict = Verdict::default();
     for (field, text) in texts {
         for finding in findings(&field, text) {
-            let action = match finding.category {
+            let action = match finding.category.as_str() {
                 SECRET => policy.secrets,
                 PII => policy.pii,
                 _ => policy.injection,
@@ -118,32 +105,43 @@ const PII: &str = "pii";
 const INJECTION: &str = "injection";
 
 fn findings(field: &str, text: &str) -> Vec<PolicyFinding> {
+    let finding = |category: &str, kind: &str, start: usize| {
+        let (line, column) = position(text, start);
+        PolicyFinding {
+            field: field.to_owned(),
+            category: category.to_owned(),
+            kind: kind.to_owned(),
+            line,
+            column,
+        }
+    };
     let mut found: Vec<PolicyFinding> = compliance::scan(text)
         .into_iter()
-        .map(|finding| PolicyFinding {
-            field: field.to_owned(),
-            category: match finding.kind {
+        .map(|scanned| {
+            let category = match scanned.kind {
                 FindingKind::AwsAccessKey | FindingKind::PrivateKey => SECRET,
                 FindingKind::Email
                 | FindingKind::Phone
                 | FindingKind::CardNumber
                 | FindingKind::Iban => PII,
-            },
-            kind: finding.kind.as_str(),
-            line: finding.line,
+            };
+            finding(category, scanned.kind.as_str(), scanned.start)
         })
         .collect();
     for (kind, pattern) in INJECTION_MARKERS.iter() {
         for found_at in pattern.find_iter(text) {
-            found.push(PolicyFinding {
-                field: field.to_owned(),
-                category: INJECTION,
-                kind,
-                line: text[..found_at.start()].matches('\n').count() + 1,
-            });
+            found.push(finding(INJECTION, kind, found_at.start()));
         }
     }
     found
+}
+
+/// The 1-based line and column (in characters) of byte offset `start`.
+fn position(text: &str, start: usize) -> (usize, usize) {
+    let before = text.get(..start).unwrap_or_default();
+    let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
+    let line = before.matches('\n').count() + 1;
+    (line, before[line_start..].chars().count() + 1)
 }
 
 /// Phrases and tokens that try to take over a model's instructions. Flagged by default: the
@@ -188,10 +186,10 @@ mod tests {
         }
     }
 
-    fn kinds(findings: &[PolicyFinding]) -> Vec<(&str, &str, usize)> {
+    fn kinds(findings: &[PolicyFinding]) -> Vec<(&str, &str, usize, usize)> {
         findings
             .iter()
-            .map(|f| (f.field.as_str(), f.kind, f.line))
+            .map(|f| (f.field.as_str(), f.kind.as_str(), f.line, f.column))
             .collect()
     }
 
@@ -206,14 +204,14 @@ mod tests {
         );
         assert_eq!(
             kinds(&verdict.rejected),
-            [("data.content", "aws_access_key", 2)]
+            [("data.content", "aws_access_key", 2, 5)]
         );
         assert_eq!(
             kinds(&verdict.flagged),
             [
-                ("input", "instruction_override", 1),
-                ("data.content", "email", 3),
-                ("metadata.note", "phone", 1)
+                ("input", "instruction_override", 1, 12),
+                ("data.content", "email", 3, 6),
+                ("metadata.note", "phone", 1, 6)
             ]
         );
     }
@@ -231,10 +229,22 @@ mod tests {
         let verdict = review(acme, &request("x", "AKIAIOSFODNN7EXAMPLE a@example.com"));
         assert_eq!(
             kinds(&verdict.rejected),
-            [("data.content", "email", 1), ("metadata.note", "phone", 1)]
+            [
+                ("data.content", "email", 1, 22),
+                ("metadata.note", "phone", 1, 6)
+            ]
         );
         assert!(verdict.flagged.is_empty());
         assert!(Policies::from_json(r#"{"acme": {"pii": "maybe"}}"#).is_err());
+    }
+
+    #[test]
+    fn positions_count_characters_from_the_start_of_the_line() {
+        assert_eq!(position("abc", 0), (1, 1));
+        assert_eq!(position("ab\ncd", 3), (2, 1));
+        assert_eq!(position("ab\nécd", 5), (2, 2));
+        let found = findings("data.content", "naïve\n  é jane@example.com");
+        assert_eq!(kinds(&found), [("data.content", "email", 2, 5)]);
     }
 
     #[test]

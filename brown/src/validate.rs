@@ -606,6 +606,7 @@ mod tests {
                 tools: request.tools,
                 metadata: request.metadata,
                 idempotency_key: None,
+                flags: Vec::new(),
             });
             let stored = serde_json::to_vec(&task).unwrap();
             let back: TaskDocument = serde_json::from_slice(&stored).unwrap();

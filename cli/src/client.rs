@@ -129,7 +129,7 @@ impl Brown {
     }
 
     pub async fn cancel(&self, task_id: Uuid) -> Result<TaskView, ClientError> {
-        let request = self.request(Method::DELETE, &format!("/v1/tasks/{task_id}"));
+        let request = self.request(Method::POST, &format!("/v1/tasks/{task_id}/cancel"));
         decode(self.send(request).await?).await
     }
 

@@ -1,14 +1,19 @@
-//! The JSON artifacts Bayko writes for a finished task, as types: `output_payload.json` and
-//! `quality_metrics.json`. Bayko builds them, and Brown, the tests and tools read them typed.
-//! (`processing.log`, JSON lines of events, stays free-form per event.)
+//! The artifacts Bayko writes for a task, as types: `output_payload.json`,
+//! `quality_metrics.json` and the lines of `processing.log`. Bayko builds them, and Brown, the
+//! tests and tools read them typed; with the `openapi` feature their schemas are in Brown's
+//! OpenAPI description, so clients can check what they download.
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::task::PolicyFinding;
+
 /// `output_payload.json`: what the task produced, step by step.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutputPayload {
     pub task_id: Uuid,
@@ -24,6 +29,7 @@ pub struct OutputPayload {
 }
 
 /// The answer to the client's instruction.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     /// The summary step's text; empty when it did not run.
@@ -31,6 +37,7 @@ pub struct Report {
 }
 
 /// One step of the plan: a capability, the tools tried for it in order, and its dependencies.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlannedStep {
     pub id: String,
@@ -44,6 +51,7 @@ pub struct PlannedStep {
 }
 
 /// How one step ended.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum StepOutput {
@@ -60,6 +68,7 @@ pub enum StepOutput {
 }
 
 /// `quality_metrics.json`: how well each step did, and what it took.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QualityMetrics {
     pub task_id: Uuid,
@@ -78,14 +87,23 @@ pub struct QualityMetrics {
     pub fallbacks: Vec<Fallback>,
     pub pii_findings: u64,
     pub redactions: usize,
+    /// What the tenant's content policy flagged at the door and let through (from the task):
+    /// where and what kind, never the text.
+    #[serde(default)]
+    pub flags: Vec<PolicyFinding>,
+    /// The same flags, counted by kind.
+    #[serde(default)]
+    pub flag_counts: BTreeMap<String, usize>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RowCounts {
     pub total: u64,
     pub analysed: u64,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepQuality {
     pub tool: String,
@@ -96,6 +114,7 @@ pub struct StepQuality {
 }
 
 /// One quality check of a step's result.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Check {
     pub name: String,
@@ -104,6 +123,7 @@ pub struct Check {
 }
 
 /// A check, with the step it belongs to.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StepCheck {
     pub step: String,
@@ -112,12 +132,75 @@ pub struct StepCheck {
 }
 
 /// A step whose preferred tool failed and another took over.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fallback {
     pub step: String,
     pub from: String,
     pub to: String,
     pub error: String,
+}
+
+/// How many of `flags` there are of each kind.
+pub fn count_by_kind(flags: &[PolicyFinding]) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for flag in flags {
+        *counts.entry(flag.kind.clone()).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// One line of `processing.log`: what happened to the task, when, and with which tool.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogEvent {
+    pub ts: DateTime<Utc>,
+    pub task_id: Uuid,
+    /// W3C trace id (32 hex digits) of this run, so log lines join up with traces; absent
+    /// when the worker runs untraced (embedded in tests).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub trace_id: String,
+    pub event: LogEventKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    /// Free-form, by kind of event.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub detail: Value,
+}
+
+/// What happened, one name per kind of line in `processing.log`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogEventKind {
+    /// The worker claimed the task (attempt, worker).
+    Claimed,
+    /// The router's plan (steps, ignored hints).
+    Planned,
+    LlmPlanAccepted,
+    LlmPlanRejected,
+    StepStarted,
+    /// A call waited for a slot in its tool's pool.
+    PoolWait,
+    Retry,
+    /// A step moved on to the next tool of its chain.
+    Fallback,
+    /// A tool's circuit breaker refused the call.
+    CircuitOpen,
+    StepFinished,
+    StepFailed,
+    QualityChecked,
+    /// PII and secrets replaced in the artifacts.
+    Redacted,
+    /// PII and secrets replaced in what a call sent to the LLM or an MCP server.
+    EgressRedacted,
+    /// The egress policy kept a call to the LLM or an MCP server from being made.
+    EgressRefused,
+    Failed,
+    Cancelled,
+    Finished,
 }
 
 /// Share of `checks` passed; 1.0 when there are none (nothing failed).

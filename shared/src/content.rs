@@ -42,10 +42,15 @@ pub enum Problem {
     CellTooLong { limit: usize },
     #[error("JSON nested deeper than {limit} levels")]
     TooDeep { limit: usize },
+    #[error("more than {limit} cells (rows × columns)")]
+    TooManyCells { limit: usize },
+    #[error("more than {limit} characters")]
+    TooLong { limit: usize },
 }
 
 /// Checks that `content` is valid `format` data within `limits`.
 pub fn check(format: DataFormat, content: &str, limits: &DataLimits) -> Result<(), ContentError> {
+    check_length(content, limits)?;
     check_text(content)?;
     match format {
         DataFormat::Text => Ok(()),
@@ -54,8 +59,33 @@ pub fn check(format: DataFormat, content: &str, limits: &DataLimits) -> Result<(
     }
 }
 
+/// At most `max_text_chars` characters; the error points at the first one over.
+fn check_length(content: &str, limits: &DataLimits) -> Result<(), ContentError> {
+    // Cheap first: a string cannot hold more characters than bytes.
+    if content.len() <= limits.max_text_chars {
+        return Ok(());
+    }
+    let Some((at, _)) = content.char_indices().nth(limits.max_text_chars) else {
+        return Ok(());
+    };
+    let (line, column) = line_and_column(content, at);
+    Err(ContentError {
+        line,
+        column,
+        problem: Problem::TooLong {
+            limit: limits.max_text_chars,
+        },
+    })
+}
+
 /// Text, not binary: no control characters but tab, line feed and carriage return.
 fn check_text(content: &str) -> Result<(), ContentError> {
+    // Every control character is a byte below 0x20, 0x7F, or (U+0080 to U+009F) 0xC2 then a
+    // continuation byte: content without those bytes needs no scan by character.
+    let suspect = |byte: &u8| matches!(byte, 0x00..=0x08 | 0x0B | 0x0C | 0x0E..=0x1F | 0x7F | 0xC2);
+    if !content.as_bytes().iter().any(suspect) {
+        return Ok(());
+    }
     let Some(at) = content
         .char_indices()
         .find(|(_, c)| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
@@ -115,10 +145,10 @@ fn check_csv(content: &str, limits: &DataLimits) -> Result<(), ContentError> {
                 problem,
             }
         };
-        if let Some(field) = record
-            .iter()
-            .position(|field| field.chars().count() > limits.max_cell_chars)
-        {
+        // A field has no more characters than bytes: count only the long ones.
+        if let Some(field) = record.iter().position(|field| {
+            field.len() > limits.max_cell_chars && field.chars().count() > limits.max_cell_chars
+        }) {
             return Err(at(
                 field + 1,
                 Problem::CellTooLong {
@@ -148,13 +178,21 @@ fn check_csv(content: &str, limits: &DataLimits) -> Result<(), ContentError> {
                     },
                 ));
             }
-            Some(_) => {
+            Some(columns) => {
                 rows += 1;
                 if rows > limits.max_rows {
                     return Err(at(
                         1,
                         Problem::TooManyRows {
                             limit: limits.max_rows,
+                        },
+                    ));
+                }
+                if rows.saturating_mul(columns) > limits.max_cells {
+                    return Err(at(
+                        1,
+                        Problem::TooManyCells {
+                            limit: limits.max_cells,
                         },
                     ));
                 }
@@ -235,7 +273,9 @@ impl Checked<'_> {
     }
 
     fn string<E: de::Error>(self, text: &str) -> Result<(), E> {
-        if text.chars().count() > self.limits.max_cell_chars {
+        if text.len() > self.limits.max_cell_chars
+            && text.chars().count() > self.limits.max_cell_chars
+        {
             return Err(over("cell", self.limits.max_cell_chars));
         }
         Ok(())

@@ -4,7 +4,7 @@
 //! ```text
 //! tasks bucket      inbox/{tenant}/{task_id}.json    written once by Brown
 //!                   status/{tenant}/{task_id}.json   written by Bayko, conditionally
-//!                   cancel/{tenant}/{task_id}.json   written once by Brown on DELETE
+//!                   cancel/{tenant}/{task_id}.json   written once by Brown on POST …/cancel
 //!                   uploads/{tenant}/{upload_id}     PUT by a client through a URL Brown presigned
 //! artifacts bucket  {tenant}/{task_id}/{artifact}    written once by Bayko
 //! ```

@@ -13,6 +13,14 @@ pub struct DataLimits {
     pub max_cell_chars: usize,
     /// Nesting of JSON arrays and objects; the top-level value is depth 1.
     pub max_json_depth: usize,
+    /// Cells of a table: rows × columns, where a JSON table's columns are the union of its
+    /// objects' keys. Memory for a table grows with its cells, not with its bytes: without this
+    /// a sparse JSON array (one object of 256 keys, then `{}` after `{}`) makes millions of
+    /// cells from a few hundred kilobytes.
+    pub max_cells: usize,
+    /// Characters of a table's content (CSV or JSON text): enough for `max_rows` rows of a few
+    /// dozen characters.
+    pub max_text_chars: usize,
 }
 
 impl DataLimits {
@@ -21,6 +29,8 @@ impl DataLimits {
         max_columns: 256,
         max_cell_chars: 10_000,
         max_json_depth: 32,
+        max_cells: 1_000_000,
+        max_text_chars: 8_000_000,
     };
 }
 

@@ -56,6 +56,10 @@ pub struct TaskV1 {
     /// The client's `Idempotency-Key`, when it sent one: the task id is derived from it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
+    /// What the tenant's content policy flagged at the door and let through, so the worker and
+    /// the task's artifacts know it too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<PolicyFinding>,
 }
 
 impl TaskV1 {
@@ -68,7 +72,28 @@ impl TaskV1 {
     }
 }
 
+/// One thing the content policy found in a request: where, and what kind. Never the text
+/// itself, which may be personal data or a secret.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyFinding {
+    /// The request field (`input`, `data.content`, `metadata.{key}`).
+    pub field: String,
+    /// `secret`, `pii` or `injection`.
+    pub category: String,
+    /// What was found: `aws_access_key`, `email`, `instruction_override`, …
+    pub kind: String,
+    /// 1-based line in the field's text.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
+    pub line: usize,
+    /// 1-based column (in characters) where it starts on that line.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
+    pub column: usize,
+}
+
 /// The data to work on: inline `content`, or an `upload` Bayko reads from the tasks bucket.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TaskData {
@@ -87,6 +112,7 @@ pub struct TaskData {
 /// An upload a task reads its data from (`uploads/{tenant}/{id}`, see [`crate::keys::upload_key`]).
 /// Brown records the size and ETag it checked, so Bayko reads exactly that version: an object
 /// replaced after the task was accepted fails the task rather than feeding it other data.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UploadRef {
@@ -275,6 +301,13 @@ mod tests {
             tools: vec!["data-processor".into()],
             metadata: BTreeMap::from([("team".into(), "finance".into())]),
             idempotency_key: None,
+            flags: vec![PolicyFinding {
+                field: "input".into(),
+                category: "injection".into(),
+                kind: "role_marker".into(),
+                line: 1,
+                column: 1,
+            }],
         })
     }
 

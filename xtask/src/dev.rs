@@ -234,7 +234,7 @@ fn dev_api_key() -> String {
         })
 }
 
-fn sha256_hex(key: &str) -> String {
+pub(crate) fn sha256_hex(key: &str) -> String {
     use sha2::Digest;
     hex(&sha2::Sha256::digest(key.as_bytes()))
 }

@@ -211,6 +211,7 @@ mod tests {
             tools: Vec::new(),
             metadata: Default::default(),
             idempotency_key: None,
+            flags: Vec::new(),
         }
     }
 

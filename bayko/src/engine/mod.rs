@@ -160,7 +160,11 @@ const POOL_WAIT_WORTH_LOGGING: Duration = Duration::from_millis(50);
 /// A failed call, as the retry loop sees it.
 #[derive(Debug)]
 enum CallError {
-    Tool { error: ToolError, idempotent: bool },
+    /// `retry_timeout`: whether the tool's timed-out calls may be retried.
+    Tool {
+        error: ToolError,
+        retry_timeout: bool,
+    },
     Stopped(StopReason),
 }
 
@@ -171,11 +175,11 @@ impl Retryable for CallError {
                 error: ToolError::Retryable { .. },
                 ..
             } => true,
-            // A call that timed out may have run: only idempotent tools try again.
+            // A call that timed out may have run, or may time out again.
             CallError::Tool {
                 error: ToolError::Timeout(_),
-                idempotent,
-            } => *idempotent,
+                retry_timeout,
+            } => *retry_timeout,
             _ => false,
         }
     }
@@ -520,7 +524,7 @@ impl Engine {
         }
         Err(CallError::Tool {
             error: last_error,
-            idempotent: false,
+            retry_timeout: false,
         })
     }
 
@@ -768,6 +772,8 @@ impl Judged {
             fallbacks: std::mem::take(&mut self.fallbacks),
             pii_findings,
             redactions,
+            flags: task.flags.clone(),
+            flag_counts: artifacts::count_by_kind(&task.flags),
         }
     }
 
@@ -844,7 +850,7 @@ impl ToolCall<'_> {
                 record_tool(self.log, Event::CircuitOpen, name, None, detail);
                 return Err(CallError::Tool {
                     error: ToolError::retryable(format!("{name}: {open}"), None),
-                    idempotent: self.registered.tool.spec().idempotent,
+                    retry_timeout: self.registered.retries_timeouts(),
                 });
             }
         };
@@ -910,7 +916,7 @@ impl ToolCall<'_> {
             let waited_ms = Some(waited.as_millis() as u64);
             record_tool(self.log, Event::PoolWait, self.name, waited_ms, detail);
         }
-        let idempotent = registered.tool.spec().idempotent;
+        let retry_timeout = registered.retries_timeouts();
         // One span per attempt: a client span, whether the tool runs here, in an MCP server or
         // behind an LLM API.
         let name = self.name;
@@ -924,8 +930,8 @@ impl ToolCall<'_> {
             ));
         tokio::select! {
             result = call => match result {
-                Ok(output) => output.map_err(|error| CallError::Tool { error, idempotent }),
-                Err(_) => Err(CallError::Tool { error: ToolError::Timeout(registered.timeout), idempotent }),
+                Ok(output) => output.map_err(|error| CallError::Tool { error, retry_timeout }),
+                Err(_) => Err(CallError::Tool { error: ToolError::Timeout(registered.timeout), retry_timeout }),
             },
             () = self.control.cancelled() => Err(stopped()),
         }

@@ -13,6 +13,7 @@ use super::{
 };
 use crate::tools::{
     Tool,
+    budget::MemoryBudget,
     builtin::{ComplianceScanner, DataProcessor, DocumentProcessor},
     capability,
     claude::ClaudeTool,
@@ -27,6 +28,14 @@ pub struct RegisteredTool {
     pub breaker: CircuitBreaker,
     pub retry: RetryPolicy,
     pub timeout: Duration,
+}
+
+impl RegisteredTool {
+    /// Whether a call that timed out may run again: it may have had its effect, so only an
+    /// idempotent tool, and only one whose policy retries timeouts.
+    pub fn retries_timeouts(&self) -> bool {
+        self.tool.spec().idempotent && self.retry.retry_timeouts
+    }
 }
 
 pub struct Registry {
@@ -54,9 +63,27 @@ impl Registry {
     }
 
     fn add_builtins(&mut self) {
-        self.register(Arc::new(DataProcessor::default()));
-        self.register(Arc::new(DocumentProcessor::default()));
-        self.register(Arc::new(ComplianceScanner::default()));
+        let tools: [Arc<dyn Tool>; 3] = [
+            Arc::new(DataProcessor::default()),
+            Arc::new(DocumentProcessor::default()),
+            Arc::new(ComplianceScanner::default()),
+        ];
+        for tool in tools {
+            self.register_builtin(tool);
+        }
+    }
+
+    /// Holds the data-processor's analyses to a memory budget of `bytes`, shared by all the
+    /// tasks of the worker.
+    pub fn limit_analysis_memory(&mut self, bytes: u64) {
+        let budget = Arc::new(MemoryBudget::new(bytes));
+        self.register_builtin(Arc::new(DataProcessor::with_memory_budget(budget)));
+    }
+
+    /// Registers a built-in tool: deterministic work on this worker, whose timed-out calls
+    /// would time out again and so are not retried.
+    pub(crate) fn register_builtin(&mut self, tool: Arc<dyn Tool>) {
+        self.register_with(tool, false);
     }
 
     /// Everything the configuration names: built-ins, the LLM and every MCP server's tools.
@@ -108,6 +135,11 @@ impl Registry {
 
     /// Adds a tool (replacing one of the same name) unless the configuration turns it off.
     pub fn register(&mut self, tool: Arc<dyn Tool>) {
+        self.register_with(tool, true);
+    }
+
+    /// [`Registry::register`], saying whether the tool's timed-out calls may be retried.
+    fn register_with(&mut self, tool: Arc<dyn Tool>, retry_timeouts: bool) {
         let name = tool.spec().name.clone();
         if !self.config.enabled(&name) {
             return;
@@ -126,6 +158,7 @@ impl Registry {
                 max_attempts: policy.max_attempts,
                 base: Duration::from_millis(policy.retry_base_ms),
                 max_delay: Duration::from_millis(policy.retry_max_ms),
+                retry_timeouts,
             },
             timeout: policy.timeout(),
             tool,

@@ -19,6 +19,10 @@ pub struct RetryPolicy {
     pub base: Duration,
     /// The jitter window never grows beyond this.
     pub max_delay: Duration,
+    /// Whether a call that timed out is tried again (if the tool is idempotent). True for tools
+    /// across a network, where a timeout can be a slow moment; false for the built-in analyses,
+    /// which are deterministic: the same input would take as long again, holding a core.
+    pub retry_timeouts: bool,
 }
 
 impl Default for RetryPolicy {
@@ -29,6 +33,7 @@ impl Default for RetryPolicy {
             max_attempts: 3,
             base: Duration::from_millis(200),
             max_delay: Duration::from_secs(5),
+            retry_timeouts: true,
         }
     }
 }
@@ -214,6 +219,7 @@ mod tests {
             max_attempts: 10,
             base: Duration::from_millis(100),
             max_delay: Duration::from_millis(700),
+            ..RetryPolicy::default()
         };
         let expected = [100, 200, 400, 700, 700];
         let mut maxima = Vec::new();
@@ -256,6 +262,7 @@ mod tests {
             max_attempts: 2,
             base: Duration::from_millis(1),
             max_delay: Duration::from_millis(10),
+            ..RetryPolicy::default()
         };
         let after = Duration::from_secs(3);
         let mut announced = None;

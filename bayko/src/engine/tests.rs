@@ -149,9 +149,9 @@ fn config(toml: &str) -> EngineConfig {
 
 fn registry(config: EngineConfig, tools: Vec<Arc<dyn Tool>>) -> Arc<Registry> {
     let mut registry = Registry::empty(config);
-    registry.register(Arc::new(DataProcessor::default()));
-    registry.register(Arc::new(DocumentProcessor::default()));
-    registry.register(Arc::new(ComplianceScanner::default()));
+    registry.register_builtin(Arc::new(DataProcessor::default()));
+    registry.register_builtin(Arc::new(DocumentProcessor::default()));
+    registry.register_builtin(Arc::new(ComplianceScanner::default()));
     for tool in tools {
         registry.register(tool);
     }
@@ -175,6 +175,7 @@ fn task(tools: &[&str]) -> TaskV1 {
         tools: tools.iter().map(|t| (*t).to_owned()).collect(),
         metadata: Default::default(),
         idempotency_key: None,
+        flags: Vec::new(),
     }
 }
 
@@ -771,6 +772,69 @@ async fn planning_goes_through_the_llms_circuit_breaker() {
             .to_string()
             .contains("circuit open"),
         "{rejected:?}"
+    );
+}
+
+/// A table that takes the data-processor far longer than a few milliseconds.
+fn large_csv(rows: usize) -> String {
+    let mut csv = String::from("quarter,region,units,revenue,cost\n");
+    for row in 0..rows {
+        csv.push_str(&format!(
+            "{}-Q{},r{},{},{}.5,{}\n",
+            2020 + row % 5,
+            1 + row % 4,
+            row % 9,
+            row % 500,
+            row % 977,
+            row % 613
+        ));
+    }
+    csv
+}
+
+#[tokio::test]
+async fn a_timed_out_analysis_is_not_retried_and_stops_working() {
+    const ROWS: usize = 100_000;
+    let data_processor = Arc::new(DataProcessor::default());
+    let mut registry = Registry::empty(config(
+        "[tools.data-processor]\ntimeout_ms = 1\nmax_attempts = 3\nretry_base_ms = 1\n\
+         [tools.compliance-scanner]\ntimeout_ms = 600000\n",
+    ));
+    registry.register_builtin(data_processor.clone());
+    registry.register_builtin(Arc::new(DocumentProcessor::default()));
+    registry.register_builtin(Arc::new(ComplianceScanner::default()));
+    let engine = engine(Arc::new(registry));
+    let mut large = task(&[]);
+    large.data = Some(TaskData {
+        format: DataFormat::Csv,
+        upload: None,
+        content: large_csv(ROWS),
+        group_by: Vec::new(),
+    });
+
+    let (result, log) = run(&engine, &large).await;
+    let Err(EngineError::Failed(failure)) = result else {
+        panic!("{result:?}")
+    };
+    assert!(failure.reason.contains("timed out"), "{}", failure.reason);
+    // One attempt: a deterministic analysis that timed out would time out again.
+    assert!(events(&log, "retry").is_empty());
+    let failed = events(&log, "step_failed");
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].detail["attempts"], 1, "{:?}", failed[0].detail);
+
+    // The analysis on the blocking pool stops at its next checkpoint instead of running on.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while data_processor.work().running() > 0 {
+        assert!(Instant::now() < deadline, "the timed-out analysis ran on");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Run to its end, it would have read all but the last few hundred rows (it counts them at
+    // checkpoints); cancelled after a millisecond, it stops within a few checkpoints.
+    let rows_read = data_processor.work().units();
+    assert!(
+        rows_read < (ROWS / 2) as u64,
+        "the analysis read {rows_read} rows of {ROWS} after its timeout"
     );
 }
 

@@ -1,10 +1,15 @@
 //! The built-in tools: the pure analysers wrapped in the [`Tool`] interface. Their work is CPU
 //! bound, so it runs on the blocking pool and never stalls the worker's I/O.
 
+use std::sync::Arc;
+
 use serde_json::{Value, json};
 
 use super::{
-    Tool, ToolError, ToolSpec, capability, compliance,
+    Tool, ToolError, ToolSpec,
+    budget::MemoryBudget,
+    cancel::{WorkMeter, run_blocking},
+    capability, compliance,
     data::{self, TabularFormat},
     document::{self, DocumentOptions},
     string_field,
@@ -14,12 +19,12 @@ pub const DATA_PROCESSOR: &str = "data-processor";
 pub const DOCUMENT_PROCESSOR: &str = "document-processor";
 pub const COMPLIANCE_SCANNER: &str = "compliance-scanner";
 
+/// Runs work that cannot be cancelled part-way (one document, one scan: bounded by the
+/// shared text limit) on the blocking pool.
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, ToolError> + Send + 'static,
 ) -> Result<T, ToolError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|err| ToolError::terminal(format!("the tool crashed: {err}")))?
+    run_blocking(&Arc::default(), move |_| work()).await
 }
 
 fn to_json(value: impl serde::Serialize) -> Result<Value, ToolError> {
@@ -29,6 +34,25 @@ fn to_json(value: impl serde::Serialize) -> Result<Value, ToolError> {
 /// Statistics, group totals and period-over-period change of CSV or JSON records.
 pub struct DataProcessor {
     spec: ToolSpec,
+    work: Arc<WorkMeter>,
+    /// Reserved before each analysis; none: unlimited.
+    budget: Option<Arc<MemoryBudget>>,
+}
+
+impl DataProcessor {
+    /// A data-processor whose analyses share `budget`.
+    pub fn with_memory_budget(budget: Arc<MemoryBudget>) -> Self {
+        Self {
+            budget: Some(budget),
+            ..Self::default()
+        }
+    }
+
+    /// What the analyses did: rows read, and analyses still running on the blocking pool.
+    #[cfg(test)]
+    pub fn work(&self) -> &WorkMeter {
+        &self.work
+    }
 }
 
 impl Default for DataProcessor {
@@ -53,6 +77,8 @@ impl Default for DataProcessor {
                 capabilities: vec![capability::TABULAR_ANALYSIS.into()],
                 idempotent: true,
             },
+            work: Arc::default(),
+            budget: None,
         }
     }
 }
@@ -76,8 +102,13 @@ impl Tool for DataProcessor {
                 ToolError::terminal("group_by must be an array of column names".to_owned())
             })?,
         };
-        blocking(move || {
-            let analysis = data::analyse(format, &content, &group_by)
+        let reserved = match &self.budget {
+            Some(budget) => Some(budget.reserve(content.len()).await?),
+            None => None,
+        };
+        run_blocking(&self.work, move |cancel| {
+            let _reserved = reserved;
+            let analysis = data::analyse_cancellable(format, &content, &group_by, cancel)
                 .map_err(|err| ToolError::terminal(err.to_string()))?;
             to_json(analysis)
         })

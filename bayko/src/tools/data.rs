@@ -7,17 +7,21 @@
 //! period column (quarters, months, dates, years) is found, reports
 //! period-over-period changes. Pure logic: no I/O, no async.
 
-use std::collections::{BTreeMap, HashMap};
-use std::fmt;
+mod table;
+
+use std::{borrow::Cow, collections::BTreeMap};
 
 use serde::Serialize;
-use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserialize, Deserializer};
 use serde_json::Value;
 use shared::{
     content::{self, ContentError, Problem},
     limits::DataLimits,
     task::DataFormat,
 };
+
+use super::cancel::{Cancel, Cancelled};
+use table::{Cells, Table};
 
 /// Most columns a table may have; wider input is rejected rather than
 /// producing an unreadable report. The shared limit, so Brown has rejected
@@ -107,6 +111,33 @@ pub enum DataError {
     /// More than [`MAX_COLUMNS`] columns; `name` is the first one too many.
     #[error("there are more than {limit} columns; column {name:?} is the first over the limit")]
     TooManyColumns { limit: usize, name: String },
+    /// A JSON table over the shared cell limit, its columns counted as the union of its
+    /// objects' keys; `rows` × `columns` is where reading stopped.
+    #[error(
+        "the JSON objects make a table of more than {limit} cells: {rows} objects with \
+         {columns} distinct keys between them, and a key one object lacks is still a cell"
+    )]
+    TooManyCells {
+        limit: usize,
+        rows: usize,
+        columns: usize,
+    },
+    /// A JSON table with more cells than bytes: objects that lack most of the keys the others
+    /// have. Its memory would grow with its cells, not with its size.
+    #[error(
+        "the JSON objects are too sparse: {rows} objects with {columns} distinct keys between \
+         them make {} cells, more than one per byte of the content ({bytes} bytes); give the \
+         objects the same keys (null where there is no value) or split the table",
+        rows * columns
+    )]
+    TooSparse {
+        rows: usize,
+        columns: usize,
+        bytes: usize,
+    },
+    /// The caller stopped waiting (a timeout, or the task stopped), so the analysis stopped.
+    #[error("{0}")]
+    Cancelled(#[from] Cancelled),
 }
 
 /// Formats the optional line of a CSV reader error for its message.
@@ -179,7 +210,9 @@ pub struct GroupTotals {
     pub column: String,
     pub columns: Vec<String>,
     /// Keyed by cell value (the values joined by `" / "` for several columns);
-    /// null cells count as `"(missing)"`.
+    /// null cells count as `"(missing)"`. At most [`MAX_GROUPS`] values, in the order
+    /// first seen, have a group of their own; the rows of any further values are
+    /// totalled under `"(other values)"`.
     pub groups: BTreeMap<String, Group>,
 }
 
@@ -198,6 +231,10 @@ pub struct Group {
 pub struct PeriodChanges {
     /// The period column.
     pub column: String,
+    /// `month`, `quarter` or `year` when the column had more than [`MAX_PERIODS`] distinct
+    /// periods and they were rolled up to that length (labelled `2024-01`, `2024-Q1`, `2024`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolled_up_to: Option<String>,
     /// Chronological; rows whose period cell is null are left out.
     pub periods: Vec<PeriodRow>,
 }
@@ -267,14 +304,25 @@ pub fn analyse(
     content: &str,
     group_by: &[String],
 ) -> Result<Analysis, DataError> {
+    analyse_cancellable(format, content, group_by, &Cancel::default())
+}
+
+/// [`analyse`], stopping with [`DataError::Cancelled`] at the next checkpoint (every thousand
+/// rows or so, and between the stages) once `cancel` is set.
+pub fn analyse_cancellable(
+    format: TabularFormat,
+    content: &str,
+    group_by: &[String],
+    cancel: &Cancel,
+) -> Result<Analysis, DataError> {
     let content = content.strip_prefix('\u{feff}').unwrap_or(content);
     if content.trim().is_empty() {
         return Err(DataError::Empty);
     }
     within_shared_limits(format, content)?;
     let table = match format {
-        TabularFormat::Csv => read_csv(content)?,
-        TabularFormat::Json => read_json(content)?,
+        TabularFormat::Csv => table::read_csv(content, cancel)?,
+        TabularFormat::Json => table::read_json(content, &DataLimits::DEFAULT, cancel)?,
     };
     if table.rows == 0 {
         return Err(DataError::NoRows);
@@ -283,14 +331,31 @@ pub fn analyse(
         return Err(DataError::NoColumns);
     }
     let rows = table.rows;
-    let columns = table.into_typed_columns();
+    let columns = typed_columns(table, cancel)?;
+    let numeric = numeric_stats(&columns);
+    cancel.checkpoint(0)?;
+    let group_by = group_totals(&columns, group_by, cancel)?;
+    let periods = period_changes(&columns, cancel)?;
     Ok(Analysis {
         rows,
         columns: columns.iter().map(TypedColumn::summary).collect(),
-        numeric: numeric_stats(&columns),
-        group_by: group_totals(&columns, group_by)?,
-        periods: period_changes(&columns),
+        numeric,
+        group_by,
+        periods,
     })
+}
+
+/// Infers each column's type, checking for cancellation between columns.
+fn typed_columns(table: Table, cancel: &Cancel) -> Result<Vec<TypedColumn>, Cancelled> {
+    table
+        .names
+        .into_iter()
+        .zip(table.columns)
+        .map(|(name, cells)| {
+            cancel.checkpoint(0)?;
+            Ok(TypedColumn::infer(name, cells))
+        })
+        .collect()
 }
 
 /// Applies the shared parser's limits. Syntax errors are left to the readers
@@ -319,305 +384,20 @@ fn within_shared_limits(format: TabularFormat, content: &str) -> Result<(), Data
 }
 
 // ---------------------------------------------------------------------------
-// Reading input into a column-major table of nullable cell texts
-// ---------------------------------------------------------------------------
-
-/// Column-major cells; `None` is a null cell. Every column has `rows` cells.
-#[derive(Debug, Default)]
-struct Table {
-    names: Vec<String>,
-    columns: Vec<Vec<Option<String>>>,
-    rows: usize,
-}
-
-impl Table {
-    fn with_names(names: Vec<String>) -> Self {
-        let columns = vec![Vec::new(); names.len()];
-        Self {
-            names,
-            columns,
-            rows: 0,
-        }
-    }
-
-    fn into_typed_columns(self) -> Vec<TypedColumn> {
-        self.names
-            .into_iter()
-            .zip(self.columns)
-            .map(|(name, cells)| TypedColumn::infer(name, cells))
-            .collect()
-    }
-}
-
-/// Trims a raw cell and maps the null tokens to `None`.
-fn cell(raw: &str) -> Option<String> {
-    let text = raw.trim();
-    (!NULL_TOKENS.contains(&text)).then(|| text.to_owned())
-}
-
-fn read_csv(content: &str) -> Result<Table, DataError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true) // field counts are checked below, with a clearer error
-        .trim(csv::Trim::All)
-        .from_reader(content.as_bytes());
-    let names = csv_column_names(reader.headers().map_err(csv_error)?)?;
-    let mut table = Table::with_names(names);
-    let mut record = csv::StringRecord::new();
-    while reader.read_record(&mut record).map_err(csv_error)? {
-        if record.len() != table.names.len() {
-            return Err(DataError::RaggedRow {
-                line: record_line(content, record.position()),
-                expected: table.names.len(),
-                found: record.len(),
-            });
-        }
-        for (column, field) in table.columns.iter_mut().zip(record.iter()) {
-            column.push(cell(field));
-        }
-        table.rows += 1;
-    }
-    Ok(table)
-}
-
-/// Validates the header: at most [`MAX_COLUMNS`] names, non-empty, unique.
-fn csv_column_names(header: &csv::StringRecord) -> Result<Vec<String>, DataError> {
-    if header.is_empty() {
-        return Err(DataError::Empty);
-    }
-    if let Some(extra) = header.get(MAX_COLUMNS) {
-        return Err(DataError::TooManyColumns {
-            limit: MAX_COLUMNS,
-            name: extra.trim().to_owned(),
-        });
-    }
-    let mut names: Vec<String> = Vec::with_capacity(header.len());
-    for (index, name) in header.iter().enumerate() {
-        let (name, column) = (name.trim(), index + 1);
-        if name.is_empty() {
-            return Err(DataError::EmptyColumnName { column });
-        }
-        if names.iter().any(|seen| seen == name) {
-            let name = name.to_owned();
-            return Err(DataError::DuplicateColumn { name, column });
-        }
-        names.push(name.to_owned());
-    }
-    Ok(names)
-}
-
-/// The 1-based line on which a record starts.
-///
-/// `csv::Position::line` undercounts after blank lines and with CRLF line
-/// endings, so count the line terminators before the record instead.
-fn record_line(content: &str, position: Option<&csv::Position>) -> u64 {
-    let Some(position) = position else {
-        return 0; // records from a reader always have a position
-    };
-    let bytes = content.as_bytes();
-    let mut start = usize::try_from(position.byte()).map_or(bytes.len(), |at| at.min(bytes.len()));
-    // The offset points before any blank lines the reader skipped.
-    while matches!(bytes.get(start), Some(b'\r' | b'\n')) {
-        start += 1;
-    }
-    let before = bytes.get(..start).unwrap_or_default();
-    // "\n", "\r\n" and a lone "\r" each end one line.
-    let line_feeds = before.iter().filter(|&&byte| byte == b'\n').count();
-    let lone_returns = before
-        .iter()
-        .enumerate()
-        .filter(|&(at, &byte)| byte == b'\r' && bytes.get(at + 1) != Some(&b'\n'))
-        .count();
-    (1 + line_feeds + lone_returns) as u64
-}
-
-fn csv_error(error: csv::Error) -> DataError {
-    DataError::Csv {
-        line: error.position().map(csv::Position::line),
-        message: error.to_string(),
-    }
-}
-
-fn read_json(content: &str) -> Result<Table, DataError> {
-    let mut table = JsonTable::default();
-    for (index, row) in parse_json_rows(content)?.into_iter().enumerate() {
-        match row {
-            JsonRow::Object(fields) => table.push_object(index, fields)?,
-            JsonRow::Other(found) => return Err(DataError::RowNotObject { index, found }),
-        }
-    }
-    Ok(table.table)
-}
-
-/// Parses the top-level array, keeping each object's keys in input order
-/// (`serde_json::Map` would sort them).
-fn parse_json_rows(content: &str) -> Result<Vec<JsonRow>, DataError> {
-    serde_json::from_str::<Vec<JsonRow>>(content).map_err(|error| {
-        // Rows accept any value, so on valid JSON only a non-array top level fails.
-        match serde_json::from_str::<Value>(content) {
-            Ok(value) if !value.is_array() => DataError::NotArrayOfObjects {
-                found: json_kind(&value),
-            },
-            _ => DataError::NotJson {
-                message: error.to_string(),
-            },
-        }
-    })
-}
-
-/// A human description of a JSON value's type, for error messages.
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-/// The cell text of a JSON value: strings as they are, everything else
-/// (numbers, booleans, nested values) as JSON text.
-fn json_cell(value: &Value) -> Option<String> {
-    match value {
-        Value::Null => None,
-        Value::String(text) => cell(text),
-        other => cell(&other.to_string()),
-    }
-}
-
-/// One element of the top-level JSON array.
-enum JsonRow {
-    /// An object's entries in input order.
-    Object(Vec<(String, Value)>),
-    /// Anything else, described for the error message.
-    Other(&'static str),
-}
-
-impl<'de> Deserialize<'de> for JsonRow {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(JsonRowVisitor)
-    }
-}
-
-struct JsonRowVisitor;
-
-impl<'de> Visitor<'de> for JsonRowVisitor {
-    type Value = JsonRow;
-
-    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str("any JSON value")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonRow, A::Error> {
-        let mut fields = Vec::new();
-        while let Some(entry) = map.next_entry::<String, Value>()? {
-            fields.push(entry);
-        }
-        Ok(JsonRow::Object(fields))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<JsonRow, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(JsonRow::Other("an array"))
-    }
-
-    fn visit_unit<E>(self) -> Result<JsonRow, E> {
-        Ok(JsonRow::Other("null"))
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<JsonRow, E> {
-        Ok(JsonRow::Other("a boolean"))
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<JsonRow, E> {
-        Ok(JsonRow::Other("a number"))
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<JsonRow, E> {
-        Ok(JsonRow::Other("a number"))
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<JsonRow, E> {
-        Ok(JsonRow::Other("a number"))
-    }
-
-    fn visit_str<E>(self, _: &str) -> Result<JsonRow, E> {
-        Ok(JsonRow::Other("a string"))
-    }
-}
-
-/// Builds a [`Table`] from JSON objects; columns are the union of keys in
-/// first-seen order.
-#[derive(Default)]
-struct JsonTable {
-    table: Table,
-    positions: HashMap<String, usize>,
-}
-
-impl JsonTable {
-    fn push_object(&mut self, index: usize, fields: Vec<(String, Value)>) -> Result<(), DataError> {
-        let row = self.table.rows;
-        for (key, value) in fields {
-            let name = key.trim();
-            if name.is_empty() {
-                return Err(DataError::EmptyKey { index });
-            }
-            let cells = self.column_mut(name)?;
-            // Before this object every column holds `row` cells, so a longer
-            // column means the key was already seen in this object.
-            if cells.len() > row {
-                let name = name.to_owned();
-                return Err(DataError::DuplicateKey { index, name });
-            }
-            cells.push(json_cell(&value));
-        }
-        for cells in &mut self.table.columns {
-            cells.resize(row + 1, None); // keys missing from this object
-        }
-        self.table.rows += 1;
-        Ok(())
-    }
-
-    /// The cells of column `name`, created (null for earlier rows) if new.
-    fn column_mut(&mut self, name: &str) -> Result<&mut Vec<Option<String>>, DataError> {
-        let position = match self.positions.get(name) {
-            Some(&position) => position,
-            None => self.add_column(name)?,
-        };
-        Ok(&mut self.table.columns[position])
-    }
-
-    fn add_column(&mut self, name: &str) -> Result<usize, DataError> {
-        let position = self.table.names.len();
-        if position == MAX_COLUMNS {
-            let name = name.to_owned();
-            return Err(DataError::TooManyColumns {
-                limit: MAX_COLUMNS,
-                name,
-            });
-        }
-        self.positions.insert(name.to_owned(), position);
-        self.table.names.push(name.to_owned());
-        self.table.columns.push(vec![None; self.table.rows]);
-        Ok(position)
-    }
-}
-
-// ---------------------------------------------------------------------------
 // Type inference and statistics
 // ---------------------------------------------------------------------------
 
 /// A column with its cell texts and, when numeric, the parsed values.
 struct TypedColumn {
     name: String,
-    cells: Vec<Option<String>>,
-    numbers: Option<Vec<Option<f64>>>,
+    cells: Cells,
+    /// One value per cell, NaN for a null cell: a number cell is always finite, so NaN is free
+    /// to mark the nulls and a value takes 8 bytes, not 16.
+    numbers: Option<Vec<f64>>,
 }
 
 impl TypedColumn {
-    fn infer(name: String, cells: Vec<Option<String>>) -> Self {
+    fn infer(name: String, cells: Cells) -> Self {
         let numbers = parse_numbers(&cells);
         Self {
             name,
@@ -637,7 +417,7 @@ impl TypedColumn {
         Column {
             name: self.name.clone(),
             kind: self.kind(),
-            nulls: self.cells.iter().filter(|cell| cell.is_none()).count(),
+            nulls: self.cells.iter().filter(Option::is_none).count(),
         }
     }
 
@@ -651,24 +431,24 @@ impl TypedColumn {
     }
 }
 
-/// A borrowed view of a numeric column.
+/// A borrowed view of a numeric column; NaN marks a null cell.
 #[derive(Clone, Copy)]
 struct NumericColumn<'a> {
     name: &'a str,
-    values: &'a [Option<f64>],
+    values: &'a [f64],
 }
 
 /// The values of a column when it has at least one non-null cell and every
-/// non-null cell is a finite number.
-fn parse_numbers(cells: &[Option<String>]) -> Option<Vec<Option<f64>>> {
-    if cells.iter().all(Option::is_none) {
+/// non-null cell is a finite number; NaN for the null cells.
+fn parse_numbers(cells: &Cells) -> Option<Vec<f64>> {
+    if cells.iter().all(|cell| cell.is_none()) {
         return None;
     }
     cells
         .iter()
         .map(|cell| match cell {
-            None => Some(None),
-            Some(text) => parse_number(text).map(Some),
+            None => Some(f64::NAN),
+            Some(text) => parse_number(text),
         })
         .collect()
 }
@@ -690,21 +470,22 @@ fn numeric_stats(columns: &[TypedColumn]) -> BTreeMap<String, NumericStats> {
 }
 
 impl NumericStats {
-    /// Statistics of the non-null values; `None` when there are none.
-    fn of(values: &[Option<f64>]) -> Option<Self> {
-        let mut sorted: Vec<f64> = values.iter().flatten().copied().collect();
-        sorted.sort_by(f64::total_cmp);
-        let moments = Welford::over(&sorted);
+    /// Statistics of the non-null (non-NaN) values; `None` when there are none.
+    fn of(values: &[f64]) -> Option<Self> {
+        let mut present: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
+        let moments = Welford::over(&present);
+        let min = present.iter().copied().min_by(f64::total_cmp)?;
+        let max = present.iter().copied().max_by(f64::total_cmp)?;
         Some(Self {
-            count: sorted.len(),
-            nulls: values.len() - sorted.len(),
-            sum: sorted.iter().sum(),
+            count: present.len(),
+            nulls: values.len() - present.len(),
+            sum: present.iter().sum(),
             mean: moments.mean,
-            min: *sorted.first()?,
-            max: *sorted.last()?,
+            min,
+            max,
             stddev: moments.sample_stddev(),
-            median: percentile(&sorted, 0.5)?,
-            p90: percentile(&sorted, 0.9)?,
+            median: percentile(&mut present, 0.5)?,
+            p90: percentile(&mut present, 0.9)?,
         })
     }
 }
@@ -735,14 +516,19 @@ impl Welford {
     }
 }
 
-/// The `q`-quantile of ascending `sorted` values, interpolating linearly
-/// between closest ranks at position `q * (n - 1)` (numpy's default).
-fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
-    let last = sorted.len().checked_sub(1)?;
+/// The `q`-quantile of `values`, interpolating linearly between closest ranks
+/// at position `q * (n - 1)` (numpy's default). Reorders `values`: selecting
+/// the two ranks is linear where sorting is not.
+fn percentile(values: &mut [f64], q: f64) -> Option<f64> {
+    let last = values.len().checked_sub(1)?;
     let position = q * last as f64;
     let below = position.floor();
-    let lower = *sorted.get(below as usize)?;
-    let upper = *sorted.get(position.ceil() as usize)?;
+    let (_, &mut lower, above) = values.select_nth_unstable_by(below as usize, f64::total_cmp);
+    let upper = if position > below {
+        above.iter().copied().min_by(f64::total_cmp)?
+    } else {
+        lower
+    };
     Some(lower + (upper - lower) * (position - below))
 }
 
@@ -750,23 +536,71 @@ fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
 // Totals per group and per period
 // ---------------------------------------------------------------------------
 
-/// A total of 0 for every numeric column.
-fn zero_totals(numeric: &[NumericColumn<'_>]) -> BTreeMap<String, f64> {
-    numeric
-        .iter()
-        .map(|column| (column.name.to_owned(), 0.0))
-        .collect()
+/// Most groups reported; the rows of further values are totalled together under
+/// [`OTHER_GROUPS`], so a column of unique values (ids, e-mails) cannot make the report as large
+/// as the table.
+pub const MAX_GROUPS: usize = 1_000;
+
+/// The group of the rows whose value came after the first [`MAX_GROUPS`].
+pub const OTHER_GROUPS: &str = "(other values)";
+
+/// Rows between two checks for cancellation while totalling.
+const CHECK_EVERY: usize = 1024;
+
+/// Row counts and totals per key, one total per numeric column by position: a name lookup
+/// per cell was most of the totalling's cost.
+struct Sums<K> {
+    positions: std::collections::HashMap<K, usize>,
+    rows: Vec<usize>,
+    totals: Vec<Vec<f64>>,
+    columns: usize,
 }
 
-/// Adds the non-null values of `row` to `totals`.
-fn add_row(totals: &mut BTreeMap<String, f64>, numeric: &[NumericColumn<'_>], row: usize) {
-    for column in numeric {
-        if let (Some(Some(value)), Some(total)) =
-            (column.values.get(row), totals.get_mut(column.name))
-        {
-            *total += value;
+impl<K: std::hash::Hash + Eq> Sums<K> {
+    fn new(columns: usize) -> Self {
+        Self {
+            positions: std::collections::HashMap::new(),
+            rows: Vec::new(),
+            totals: Vec::new(),
+            columns,
         }
     }
+
+    fn position<Q>(&self, key: &Q) -> Option<usize>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
+        self.positions.get(key).copied()
+    }
+
+    fn insert(&mut self, key: K) -> usize {
+        let position = self.rows.len();
+        self.positions.insert(key, position);
+        self.rows.push(0);
+        self.totals.push(vec![0.0; self.columns]);
+        position
+    }
+
+    /// Adds the non-null values of `row` to the sums at `position`.
+    fn add(&mut self, position: usize, numeric: &[NumericColumn<'_>], row: usize) {
+        self.rows[position] += 1;
+        for (total, column) in self.totals[position].iter_mut().zip(numeric) {
+            match column.values.get(row) {
+                Some(value) if !value.is_nan() => *total += value,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The totals by column name.
+fn named_totals(numeric: &[NumericColumn<'_>], totals: Vec<f64>) -> BTreeMap<String, f64> {
+    numeric
+        .iter()
+        .map(|column| column.name.to_owned())
+        .zip(totals)
+        .collect()
 }
 
 /// The columns to group by: those named (each must exist), else the first
@@ -803,6 +637,7 @@ fn grouping_columns<'a>(
 fn group_totals(
     columns: &[TypedColumn],
     named: &[String],
+    cancel: &Cancel,
 ) -> Result<Option<GroupTotals>, DataError> {
     let keys = grouping_columns(columns, named)?;
     if keys.is_empty() {
@@ -814,20 +649,38 @@ fn group_totals(
         .filter(|column| !keys.iter().any(|key| key.name == column.name))
         .filter_map(TypedColumn::numeric)
         .collect();
-    let mut groups: BTreeMap<String, Group> = BTreeMap::new();
+    let mut sums = Sums::<String>::new(numeric.len());
+    let mut key = String::new();
     let rows = keys.first().map_or(0, |key| key.cells.len());
     for row in 0..rows {
-        let key = keys
-            .iter()
-            .map(|column| column.cells[row].as_deref().unwrap_or(MISSING_GROUP))
-            .collect::<Vec<_>>()
-            .join(" / ");
-        let group = groups.entry(key).or_insert_with(|| Group {
-            rows: 0,
-            totals: zero_totals(&numeric),
-        });
-        group.rows += 1;
-        add_row(&mut group.totals, &numeric, row);
+        if row % CHECK_EVERY == CHECK_EVERY - 1 {
+            cancel.checkpoint(0)?;
+        }
+        key.clear();
+        for (at, column) in keys.iter().enumerate() {
+            if at > 0 {
+                key.push_str(" / ");
+            }
+            key.push_str(column.cells.get(row).unwrap_or(MISSING_GROUP));
+        }
+        let position = match sums.position(key.as_str()) {
+            Some(position) => position,
+            None if sums.rows.len() < MAX_GROUPS => sums.insert(key.clone()),
+            None => match sums.position(OTHER_GROUPS) {
+                Some(position) => position,
+                None => sums.insert(OTHER_GROUPS.to_owned()),
+            },
+        };
+        sums.add(position, &numeric, row);
+    }
+    let mut groups = BTreeMap::new();
+    for (name, position) in sums.positions {
+        let totals = std::mem::take(&mut sums.totals[position]);
+        let group = Group {
+            rows: sums.rows[position],
+            totals: named_totals(&numeric, totals),
+        };
+        groups.insert(name, group);
     }
     let names: Vec<String> = keys.iter().map(|column| column.name.clone()).collect();
     Ok(Some(GroupTotals {
@@ -837,10 +690,17 @@ fn group_totals(
     }))
 }
 
-fn period_changes(columns: &[TypedColumn]) -> Option<PeriodChanges> {
-    let (period_column, keys) = columns
+fn period_changes(
+    columns: &[TypedColumn],
+    cancel: &Cancel,
+) -> Result<Option<PeriodChanges>, Cancelled> {
+    let Some((period_column, mut keys)) = columns
         .iter()
-        .find_map(|column| Some((column, period_keys(column)?)))?;
+        .find_map(|column| Some((column, period_keys(column)?)))
+    else {
+        return Ok(None);
+    };
+    let rolled_up_to = roll_up(&mut keys);
     // Summing the period column itself (e.g. a numeric `year`) is meaningless;
     // column names are unique.
     let numeric: Vec<NumericColumn<'_>> = columns
@@ -849,34 +709,49 @@ fn period_changes(columns: &[TypedColumn]) -> Option<PeriodChanges> {
         .filter_map(TypedColumn::numeric)
         .collect();
 
-    // Keyed chronologically; the label is the period as first written.
-    let mut by_period: BTreeMap<PeriodKey, (String, BTreeMap<String, f64>)> = BTreeMap::new();
-    for (row, (key, label)) in keys.iter().zip(&period_column.cells).enumerate() {
+    // The label of a period is the period as first written.
+    let mut sums = Sums::<PeriodKey>::new(numeric.len());
+    let mut labels: Vec<Cow<'_, str>> = Vec::new();
+    for (row, (key, label)) in keys.iter().zip(period_column.cells.iter()).enumerate() {
+        if row % CHECK_EVERY == CHECK_EVERY - 1 {
+            cancel.checkpoint(0)?;
+        }
         let (Some(key), Some(label)) = (key, label) else {
             continue; // rows without a period cannot be placed in time
         };
-        let (_, totals) = by_period
-            .entry(*key)
-            .or_insert_with(|| (label.clone(), zero_totals(&numeric)));
-        add_row(totals, &numeric, row);
+        let position = match sums.position(key) {
+            Some(position) => position,
+            None => {
+                labels.push(match rolled_up_to {
+                    Some(_) => Cow::Owned(key.label()),
+                    None => Cow::Borrowed(label),
+                });
+                sums.insert(*key)
+            }
+        };
+        sums.add(position, &numeric, row);
     }
 
-    let mut periods: Vec<PeriodRow> = Vec::with_capacity(by_period.len());
-    for (period, totals) in by_period.into_values() {
+    let mut chronological: Vec<(PeriodKey, usize)> = sums.positions.into_iter().collect();
+    chronological.sort_unstable();
+    let mut periods: Vec<PeriodRow> = Vec::with_capacity(chronological.len());
+    for (_, position) in chronological {
+        let totals = named_totals(&numeric, std::mem::take(&mut sums.totals[position]));
         let change = periods
             .last()
             .map(|previous| changes(&previous.totals, &totals))
             .unwrap_or_default();
         periods.push(PeriodRow {
-            period,
+            period: labels[position].to_string(),
             totals,
             change,
         });
     }
-    Some(PeriodChanges {
+    Ok(Some(PeriodChanges {
         column: period_column.name.clone(),
+        rolled_up_to: rolled_up_to.map(|span| span.name().to_owned()),
         periods,
-    })
+    }))
 }
 
 fn changes(
@@ -904,7 +779,7 @@ fn period_keys(column: &TypedColumn) -> Option<Vec<Option<PeriodKey>>> {
     if !named && column.kind() == ColumnKind::Number {
         return None;
     }
-    if column.cells.iter().all(Option::is_none) {
+    if column.cells.iter().all(|cell| cell.is_none()) {
         return None;
     }
     column
@@ -919,7 +794,7 @@ fn period_keys(column: &TypedColumn) -> Option<Vec<Option<PeriodKey>>> {
 
 /// A chronologically sortable period: its first day, then its length, so
 /// that e.g. `2024`, `2024-Q1` and `2024-01` stay distinct.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct PeriodKey {
     year: u16,
     month: u8,
@@ -927,12 +802,86 @@ struct PeriodKey {
     span: Span,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 enum Span {
     Year,
     Quarter,
     Month,
     Day,
+}
+
+/// Most periods reported: a longer series is rolled up to months, quarters
+/// or years, the first of these that gives no more periods. (A period costs
+/// a few hundred bytes of report: days over decades would make the report
+/// larger than the table.)
+pub const MAX_PERIODS: usize = 1_000;
+
+/// Rolls `keys` up to the shortest span that leaves at most [`MAX_PERIODS`]
+/// distinct periods, if they have more; returns the span rolled up to.
+fn roll_up(keys: &mut [Option<PeriodKey>]) -> Option<Span> {
+    let distinct = |keys: &[Option<PeriodKey>]| {
+        keys.iter()
+            .flatten()
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+    };
+    if distinct(keys) <= MAX_PERIODS {
+        return None;
+    }
+    let mut span = Span::Month;
+    loop {
+        for key in keys.iter_mut().flatten() {
+            *key = key.rolled_up(span);
+        }
+        if span == Span::Year || distinct(keys) <= MAX_PERIODS {
+            return Some(span);
+        }
+        span = match span {
+            Span::Day | Span::Month => Span::Quarter,
+            Span::Quarter | Span::Year => Span::Year,
+        };
+    }
+}
+
+impl PeriodKey {
+    /// The period of `span` that holds this one (itself if it is as long or longer).
+    fn rolled_up(self, span: Span) -> Self {
+        if self.span <= span {
+            return self;
+        }
+        let month = match span {
+            Span::Year => 1,
+            Span::Quarter => (self.month - 1) / 3 * 3 + 1,
+            Span::Month | Span::Day => self.month,
+        };
+        Self {
+            year: self.year,
+            month,
+            day: 1,
+            span,
+        }
+    }
+
+    /// The period written in one form per span: `2024`, `2024-Q1`, `2024-01`, `2024-01-31`.
+    fn label(self) -> String {
+        match self.span {
+            Span::Year => format!("{:04}", self.year),
+            Span::Quarter => format!("{:04}-Q{}", self.year, (self.month - 1) / 3 + 1),
+            Span::Month => format!("{:04}-{:02}", self.year, self.month),
+            Span::Day => format!("{:04}-{:02}-{:02}", self.year, self.month, self.day),
+        }
+    }
+}
+
+impl Span {
+    fn name(self) -> &'static str {
+        match self {
+            Span::Year => "year",
+            Span::Quarter => "quarter",
+            Span::Month => "month",
+            Span::Day => "day",
+        }
+    }
 }
 
 /// Parses `2024`, `2024-Q1`, `2024Q1`, `Q1 2024`, `Q1-2024`, `2024-01` or
@@ -1651,13 +1600,14 @@ mod tests {
     #[test]
     fn percentile_interpolates_like_numpy() {
         // numpy.percentile([1, 2, 3, 4], [0, 25, 50, 90, 100]) = 1, 1.75, 2.5, 3.7, 4.
-        let values = [1.0, 2.0, 3.0, 4.0];
-        assert_some_close(percentile(&values, 0.0), 1.0);
-        assert_some_close(percentile(&values, 0.25), 1.75);
-        assert_some_close(percentile(&values, 0.5), 2.5);
-        assert_some_close(percentile(&values, 0.9), 3.7);
-        assert_some_close(percentile(&values, 1.0), 4.0);
-        assert_eq!(percentile(&[], 0.5), None);
+        // In any order: the ranks are selected, not read from sorted input.
+        let mut values = [3.0, 1.0, 4.0, 2.0];
+        assert_some_close(percentile(&mut values, 0.0), 1.0);
+        assert_some_close(percentile(&mut values, 0.25), 1.75);
+        assert_some_close(percentile(&mut values, 0.5), 2.5);
+        assert_some_close(percentile(&mut values, 0.9), 3.7);
+        assert_some_close(percentile(&mut values, 1.0), 4.0);
+        assert_eq!(percentile(&mut [], 0.5), None);
     }
 
     #[test]
@@ -1935,5 +1885,146 @@ mod tests {
             .collect();
         let content = format!("[{{{}}}, {{\"c257\": 1}}]", first.join(", "));
         assert_eq!(json_error(&content), expected);
+    }
+
+    /// One object with every key, then empty objects: the issue's "sparse JSON".
+    fn sparse_json(objects: usize) -> String {
+        let keys: Vec<String> = (0..MAX_COLUMNS).map(|i| format!("\"k{i}\": {i}")).collect();
+        let mut content = format!("[{{{}}}", keys.join(","));
+        for _ in 1..objects {
+            content.push_str(",{}");
+        }
+        content.push(']');
+        content
+    }
+
+    #[test]
+    fn sparse_json_fails_with_a_reason_instead_of_a_dense_table() {
+        // About 1 MB, as reported: more objects than the row limit.
+        let error = json_error(&sparse_json(330_000));
+        assert!(
+            matches!(&error, DataError::Content(err) if err.problem == Problem::TooManyRows { limit: 100_000 }),
+            "{error}"
+        );
+        // Within the row limit: 25.6 million cells from 300 kB, refused as soon as the table
+        // holds more cells than the content has bytes.
+        let content = sparse_json(100_000);
+        let error = json_error(&content);
+        let DataError::TooSparse {
+            rows,
+            columns,
+            bytes,
+        } = error
+        else {
+            panic!("expected TooSparse, got {error:?}");
+        };
+        assert_eq!((columns, bytes), (MAX_COLUMNS, content.len()));
+        assert!(rows * columns > bytes && (rows - 1) * columns <= bytes);
+        assert!(error.to_string().contains("too sparse"), "{error}");
+    }
+
+    #[test]
+    fn the_same_keys_with_nulls_are_dense_enough() {
+        let names: Vec<String> = (0..40).map(|i| format!("k{i}")).collect();
+        let full: Vec<String> = names.iter().map(|n| format!("\"{n}\": 1")).collect();
+        let nulls: Vec<String> = names.iter().map(|n| format!("\"{n}\": null")).collect();
+        let content = format!("[{{{}}},{{{}}}]", full.join(","), nulls.join(","));
+        let analysis = json(&content);
+        assert_eq!((analysis.rows, analysis.columns.len()), (2, 40));
+    }
+
+    #[test]
+    fn json_cells_are_counted_on_the_union_of_keys() {
+        let limits = DataLimits {
+            max_cells: 5,
+            ..DataLimits::DEFAULT
+        };
+        let read = |content: &str| table::read_json(content, &limits, &Cancel::default());
+        // Two rows of two keys (one each) are four cells.
+        assert!(read(r#"[{"a": 1}, {"b": 2}]"#).is_ok());
+        // A third key in the third row makes nine.
+        let error = read(r#"[{"a": 1}, {"b": 2}, {"c": 3}]"#).unwrap_err();
+        assert_eq!(
+            error,
+            DataError::TooManyCells {
+                limit: 5,
+                rows: 3,
+                columns: 3
+            }
+        );
+    }
+
+    #[test]
+    fn csv_over_the_cell_limit_is_refused_by_the_shared_check() {
+        let header: Vec<String> = (0..200).map(|i| format!("c{i}")).collect();
+        let row = vec!["1"; 200].join(",");
+        let mut content = header.join(",");
+        for _ in 0..5_001 {
+            content.push('\n');
+            content.push_str(&row);
+        }
+        let error = csv_error(&content);
+        assert!(
+            matches!(&error, DataError::Content(err) if err.problem == Problem::TooManyCells { limit: 1_000_000 }),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn groups_beyond_the_limit_are_totalled_together() {
+        let mut content = String::from("id,amount\n");
+        for i in 0..MAX_GROUPS + 10 {
+            content.push_str(&format!("user{i},1\n"));
+        }
+        let analysis = csv(&content);
+        let groups = &analysis.group_by.as_ref().unwrap().groups;
+        assert_eq!(groups.len(), MAX_GROUPS + 1);
+        assert_eq!(group(&analysis, OTHER_GROUPS).rows, 10);
+        assert_close(
+            total(&group(&analysis, OTHER_GROUPS).totals, "amount"),
+            10.0,
+        );
+        assert_eq!(group(&analysis, "user0").rows, 1);
+    }
+
+    #[test]
+    fn a_cancelled_analysis_stops_with_a_reason() {
+        let mut content = String::from("region,amount\n");
+        for i in 0..5_000 {
+            content.push_str(&format!("r{},{i}\n", i % 7));
+        }
+        let cancel = Cancel::default();
+        cancel.cancel();
+        let error = analyse_cancellable(TabularFormat::Csv, &content, &[], &cancel).unwrap_err();
+        assert_eq!(error, DataError::Cancelled(Cancelled));
+        let rows: Vec<String> = (0..5_000).map(|i| format!("{{\"n\": {i}}}")).collect();
+        let json = format!("[{}]", rows.join(","));
+        let error = analyse_cancellable(TabularFormat::Json, &json, &[], &cancel).unwrap_err();
+        assert_eq!(error, DataError::Cancelled(Cancelled));
+    }
+
+    #[test]
+    fn a_long_series_of_days_is_rolled_up_to_months() {
+        let mut content = String::from("day,amount\n");
+        // 2000 days from 2020-01-01: 66 months.
+        for day in 0..2_000 {
+            let (year, rest) = (2020 + day / 336, day % 336);
+            let (month, day) = (1 + rest / 28, 1 + rest % 28);
+            content.push_str(&format!("{year}-{month:02}-{day:02},1\n"));
+        }
+        let analysis = csv(&content);
+        let periods = periods(&analysis);
+        assert_eq!(periods.rolled_up_to.as_deref(), Some("month"));
+        assert!(periods.periods.len() <= MAX_PERIODS);
+        assert_eq!(periods.periods[0].period, "2020-01");
+        assert_close(total(&periods.periods[0].totals, "amount"), 28.0);
+        // Short series keep their own spelling and are not rolled up.
+        assert_eq!(
+            csv("day,amount\n2024-01-31,1\n")
+                .periods
+                .unwrap()
+                .rolled_up_to,
+            None
+        );
     }
 }

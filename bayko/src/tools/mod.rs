@@ -3,7 +3,9 @@
 //! tools look the same to the engine, so pools, retries, breakers and metrics never depend on a
 //! particular tool's types.
 
+pub mod budget;
 pub mod builtin;
+pub mod cancel;
 pub mod claude;
 pub mod compliance;
 pub mod data;

@@ -90,6 +90,7 @@ impl Harness {
             tools: Vec::new(),
             metadata: Default::default(),
             idempotency_key: None,
+            flags: Vec::new(),
         });
         let body = serde_json::to_vec(&task).unwrap();
         self.tasks
@@ -474,6 +475,7 @@ async fn an_invalid_task_fails_with_its_error_redacted() {
         tools: Vec::new(),
         metadata: Default::default(),
         idempotency_key: None,
+        flags: Vec::new(),
     });
     // A wrong type: serde's error quotes the value, here an address.
     let mut body = serde_json::to_value(&task).unwrap();

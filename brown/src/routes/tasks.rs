@@ -1,5 +1,5 @@
-//! `POST /v1/tasks` and `GET /v1/tasks/{id}`: where a task's journey starts and where its
-//! owner watches it.
+//! `POST /v1/tasks`, `GET /v1/tasks/{id}` and `POST /v1/tasks/{id}/cancel`: where a task's
+//! journey starts, where its owner watches it, and how the owner stops it.
 
 use axum::{
     Json,
@@ -108,6 +108,7 @@ pub async fn submit(
         tools: request.tools,
         metadata: request.metadata,
         idempotency_key,
+        flags: verdict.flagged.clone(),
     };
     let created = state
         .store
@@ -151,8 +152,11 @@ pub async fn submit(
 }
 
 /// What a log line may say about findings: their kinds, never their text.
-fn kinds(findings: &[PolicyFinding]) -> Vec<&'static str> {
-    findings.iter().map(|finding| finding.kind).collect()
+fn kinds(findings: &[PolicyFinding]) -> Vec<&str> {
+    findings
+        .iter()
+        .map(|finding| finding.kind.as_str())
+        .collect()
 }
 
 /// The status document as clients see it: the stored status, with download links instead of
@@ -184,8 +188,13 @@ pub struct StatusView {
     pub progress: Option<Progress>,
 }
 
+/// A time-limited download link to one of the task's artifacts. What it leads to is described
+/// in this document's components: `output_payload.json` is an `OutputPayload`,
+/// `quality_metrics.json` a `QualityMetrics`, and `processing.log` JSON lines, each a
+/// `LogEvent`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ArtifactLink {
+    /// `output_payload.json`, `quality_metrics.json` or `processing.log`.
     pub name: String,
     pub size: u64,
     pub url: String,
@@ -215,16 +224,20 @@ pub async fn status(
     Ok(Json(view(&state, &key).await?))
 }
 
-/// `DELETE /v1/tasks/{id}`: asks Bayko to stop the task. Answers 202 with the task's current
-/// status; the task ends `cancelled` once Bayko sees the request (between steps, or before it
-/// starts). A finished task cannot be cancelled: 409.
+/// `POST /v1/tasks/{id}/cancel`: asks Bayko to stop the task. Answers 202 with the task's
+/// current status; the task ends `cancelled` once Bayko sees the request (between steps, or
+/// before it starts), and stays readable. Asking again is the same as asking once. A finished
+/// task cannot be cancelled: 409.
+///
+/// A POST on a sub-resource, not a DELETE: the task is not deleted, and a DELETE that leaves
+/// the resource readable would break HTTP's meaning (and clients that rely on it).
 #[utoipa::path(
-    delete,
-    path = "/v1/tasks/{task_id}",
+    post,
+    path = "/v1/tasks/{task_id}/cancel",
     tag = "tasks",
     params(("task_id" = Uuid, Path, description = "The id the submission answered")),
     responses(
-        (status = 202, description = "Cancellation requested; the task's current status", body = StatusView),
+        (status = 202, description = "Cancellation requested (now or before); the task's current status", body = StatusView),
         (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such task for this tenant", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The task has finished", body = Problem, content_type = "application/problem+json"),

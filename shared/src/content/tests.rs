@@ -7,6 +7,8 @@ const SMALL: DataLimits = DataLimits {
     max_columns: 2,
     max_cell_chars: 5,
     max_json_depth: 3,
+    max_cells: 100,
+    max_text_chars: 40,
 };
 
 fn error(format: DataFormat, content: &str) -> ContentError {
@@ -36,6 +38,28 @@ fn valid_data_in_each_format() {
         check(DataFormat::Text, "tabs\tand\r\nlines", &limits),
         Ok(())
     );
+}
+
+#[test]
+fn csv_cells_are_rows_times_columns() {
+    let limits = DataLimits {
+        max_cells: 5,
+        ..SMALL
+    };
+    // Two rows of two columns are four cells; a third row makes six, over five.
+    assert_eq!(check(DataFormat::Csv, "a,b\n1,2\n3,4\n", &limits), Ok(()));
+    let err = check(DataFormat::Csv, "a,b\n1,2\n3,4\n5,6\n", &limits).unwrap_err();
+    assert_eq!(at(&err), (4, 1));
+    assert_eq!(err.problem, Problem::TooManyCells { limit: 5 });
+}
+
+#[test]
+fn text_length_points_at_the_first_character_over() {
+    let at_limit = "é".repeat(40);
+    assert_eq!(check(DataFormat::Text, &at_limit, &SMALL), Ok(()));
+    let err = error(DataFormat::Text, &format!("ab\n{}", "é".repeat(40)));
+    assert_eq!(at(&err), (2, 38));
+    assert_eq!(err.problem, Problem::TooLong { limit: 40 });
 }
 
 #[test]

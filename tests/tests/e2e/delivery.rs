@@ -120,10 +120,10 @@ async fn duplicate_deliveries_to_two_workers_give_one_result() {
 async fn cancelling_a_queued_task() {
     let mut stack = TestStack::spawn_brown_only().await;
     let task_id = stack.submit_ok(&quarterly_task()).await;
-    let url = format!("{}/v1/tasks/{task_id}", stack.base_url);
-    let cancel = stack.http.delete(&url).send().await.unwrap();
+    let url = format!("{}/v1/tasks/{task_id}/cancel", stack.base_url);
+    let cancel = stack.http.post(&url).send().await.unwrap();
     assert_eq!(cancel.status(), 202);
-    let again = stack.http.delete(&url).send().await.unwrap();
+    let again = stack.http.post(&url).send().await.unwrap();
     assert_eq!(again.status(), 202, "asking twice is asking once");
 
     stack.start_bayko();
@@ -135,15 +135,15 @@ async fn cancelling_a_queued_task() {
         "a task cancelled before it started produces nothing"
     );
 
-    let finished = stack.http.delete(&url).send().await.unwrap();
+    let finished = stack.http.post(&url).send().await.unwrap();
     assert_eq!(finished.status(), 409);
     let problem: Value = finished.json().await.unwrap();
     assert_eq!(problem["type"], "/problems/task-finished");
 
     let unknown = stack
         .http
-        .delete(format!(
-            "{}/v1/tasks/{}",
+        .post(format!(
+            "{}/v1/tasks/{}/cancel",
             stack.base_url,
             uuid::Uuid::now_v7()
         ))
@@ -168,7 +168,7 @@ async fn cancelling_a_running_task_stops_it_between_steps() {
         .await;
     let cancel = stack
         .http
-        .delete(format!("{}/v1/tasks/{task_id}", stack.base_url))
+        .post(format!("{}/v1/tasks/{task_id}/cancel", stack.base_url))
         .send()
         .await
         .unwrap();

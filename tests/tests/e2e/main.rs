@@ -8,6 +8,7 @@ mod door;
 mod engine;
 mod events;
 mod faults;
+mod hostile;
 mod metrics;
 mod pipeline;
 mod poison;

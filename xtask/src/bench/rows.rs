@@ -1,4 +1,4 @@
-//! The data-processor on a generated 1,000,000-row CSV, timed from reading the file to the
+//! The data-processor on a generated CSV of the most rows a task may have, timed from reading the file to the
 //! finished analysis (as pandas is timed).
 
 use std::{fmt::Write, fs, path::Path, time::Instant};

@@ -58,8 +58,17 @@ impl Stack {
     }
 
     /// The variables both binaries read, against `endpoint` (the emulator or a proxy of it).
+    /// Brown knows the bench's key, and its per-tenant rate limit is out of the way: the bench
+    /// measures what Brown costs, not how it throttles one tenant.
     pub(crate) fn env(&self, endpoint: &str) -> Vec<(String, String)> {
+        let keys = serde_json::json!([
+            {"tenant": "default", "sha256": crate::dev::sha256_hex(BENCH_API_KEY)}
+        ])
+        .to_string();
         [
+            ("BROWN_API_KEYS", keys.as_str()),
+            ("BROWN_RATE_LIMIT_PER_MINUTE", "600000000"),
+            ("BROWN_RATE_LIMIT_BURST", "10000000"),
             ("AWS_ENDPOINT_URL", endpoint),
             ("AWS_ACCESS_KEY_ID", "test"),
             ("AWS_SECRET_ACCESS_KEY", "test"),
@@ -177,6 +186,21 @@ impl Stack {
             .await
             .is_ok()
     }
+}
+
+/// The bench's API key, for tenant `default` on the bench's own Brown only.
+pub(crate) const BENCH_API_KEY: &str = "bbk_bench-local-only-not-a-secret";
+
+/// An HTTP client that presents the bench's key on every request.
+pub(crate) fn http_client() -> anyhow::Result<reqwest::Client> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {BENCH_API_KEY}").parse()?,
+    );
+    Ok(reqwest::Client::builder()
+        .default_headers(headers)
+        .build()?)
 }
 
 /// A valid stored task document with this id: what Brown writes for `request`.
