@@ -5,7 +5,7 @@ use std::sync::Arc;
 use bb_aws::{AwsError, Bounded, ObjectStore};
 use shared::{
     keys::{TaskKey, upload_key},
-    limits::MAX_UPLOAD_BYTES,
+    limits::{MAX_TASK_DOCUMENT_BYTES, MAX_UPLOAD_BYTES},
     task::{TaskData, TaskDocument, TaskV1},
 };
 
@@ -25,15 +25,30 @@ impl Inbox {
     /// its data in hand: an uploaded task's data is read here, so the engine sees inline data.
     /// `Invalid` means the object is there but is not a task document for this key, or its
     /// upload is unusable: the task fails with that reason rather than being retried.
+    /// `size` is the object's size as its event reported it: a document over
+    /// [`MAX_TASK_DOCUMENT_BYTES`] is refused before it is read.
     pub(crate) async fn read(
         &self,
         key: &TaskKey,
+        size: Option<u64>,
     ) -> Result<(TaskV1, shared::telemetry::Carrier), StoreError> {
+        let too_large = |size: u64| {
+            StoreError::Invalid(format!(
+                "the task document is {size} bytes, over the limit of {MAX_TASK_DOCUMENT_BYTES} bytes"
+            ))
+        };
+        if let Some(size) = size.filter(|&size| size > MAX_TASK_DOCUMENT_BYTES) {
+            return Err(too_large(size));
+        }
         let object = self
             .tasks
             .get(&key.inbox())
             .await?
             .ok_or_else(|| AwsError::NotFound(format!("reading the task {}", key.inbox())))?;
+        // An event without a size: the object's own, before it is parsed.
+        if object.meta.size > MAX_TASK_DOCUMENT_BYTES {
+            return Err(too_large(object.meta.size));
+        }
         let TaskDocument::V1(mut task) = serde_json::from_slice(&object.body)
             .map_err(|err| StoreError::Invalid(format!("the task document is invalid: {err}")))?;
         if task.task_id != key.task_id || task.tenant != key.tenant.as_str() {
@@ -169,7 +184,7 @@ mod tests {
 
         async fn read(&self) -> Result<TaskV1, StoreError> {
             Inbox::new(self.store.clone())
-                .read(&self.key)
+                .read(&self.key, None)
                 .await
                 .map(|(task, _)| task)
         }
@@ -242,5 +257,22 @@ mod tests {
             .store
             .remove(&upload_key(&fixture.key.tenant, fixture.upload));
         assert!(invalid(fixture.read().await).contains("is gone"));
+    }
+
+    #[tokio::test]
+    async fn a_task_document_over_the_limit_is_refused_before_it_is_read() {
+        let fixture = Fixture::new();
+        fixture.task_on_upload(b"a\n1\n".to_vec()).await;
+        let inbox = Inbox::new(fixture.store.clone());
+        // As its event reports it: refused without a read.
+        let Err(StoreError::Invalid(reason)) = inbox
+            .read(&fixture.key, Some(MAX_TASK_DOCUMENT_BYTES + 1))
+            .await
+        else {
+            panic!("an oversized task document was read");
+        };
+        assert!(reason.contains("over the limit"), "{reason}");
+        // Within the limit, the same document reads.
+        assert!(inbox.read(&fixture.key, Some(1024)).await.is_ok());
     }
 }

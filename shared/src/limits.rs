@@ -39,6 +39,11 @@ impl DataLimits {
 /// limits (rows, columns, cells, depth) are checked on it.
 pub const MAX_UPLOAD_BYTES: u64 = 16 * 1024 * 1024;
 
+/// The largest task document Bayko will read from `inbox/`, checked against the event's size
+/// before the read: Brown's body limit (1 MiB by default) keeps real tasks far below it, and a
+/// larger object (written around Brown) fails with a reason instead of filling memory.
+pub const MAX_TASK_DOCUMENT_BYTES: u64 = MAX_UPLOAD_BYTES;
+
 impl Default for DataLimits {
     fn default() -> Self {
         Self::DEFAULT

@@ -320,7 +320,7 @@ impl Worker {
             let lag = (self.clock.now() - created).to_std().unwrap_or_default();
             self.metrics.received(lag);
         }
-        let key = event.task;
+        let (key, size) = (event.task, event.size);
         let span = tracing::info_span!("task", task_id = %key.task_id, tenant = %key.tenant);
         async {
             let retry = Disposition::Release(
@@ -331,7 +331,10 @@ impl Worker {
                 ),
                 ReleaseReason::Retry,
             );
-            match self.run_task(&key, delivery, received_at, abort).await {
+            match self
+                .run_task(&key, size, delivery, received_at, abort)
+                .await
+            {
                 Ok(disposition) => disposition,
                 Err(StoreError::Aws(bb_aws::AwsError::NotFound(object))) => {
                     // Not ours to fail: there is no task. The redrive keeps the evidence.
@@ -357,6 +360,7 @@ impl Worker {
     async fn run_task(
         &self,
         key: &TaskKey,
+        size: Option<u64>,
         delivery: &Message,
         received_at: SystemTime,
         abort: &CancellationToken,
@@ -395,7 +399,7 @@ impl Worker {
                 .end_unclaimed(key, previous.as_ref(), TaskState::Cancelled, CANCELLED)
                 .await;
         }
-        let (task, trace_context) = match self.inbox.read(key).await {
+        let (task, trace_context) = match self.inbox.read(key, size).await {
             Ok(read) => read,
             Err(StoreError::Invalid(reason)) => {
                 tracing::warn!(reason = %redacted(&reason), "invalid task object, failing the task");
