@@ -5,7 +5,7 @@
 //! Nothing is built while checking: JSON is walked by a visitor that keeps no values and CSV is
 //! read one record at a time, so memory stays bounded by the largest cell.
 
-use std::fmt;
+use std::{cell::RefCell, fmt};
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
@@ -26,8 +26,6 @@ pub struct ContentError {
 pub enum Problem {
     #[error("control character U+{0:04X} (the content must be text, not binary)")]
     Binary(u32),
-    #[error("not valid CSV: {0}")]
-    Csv(String),
     #[error("the CSV has no header")]
     NoHeader,
     #[error("CSV record has {found} fields, but the header has {expected}")]
@@ -110,44 +108,33 @@ fn line_and_column(content: &str, byte: usize) -> (u64, u64) {
 }
 
 fn check_csv(content: &str, limits: &DataLimits) -> Result<(), ContentError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(content.as_bytes());
-    let mut record = csv::StringRecord::new();
+    with_csv_records(content, |records| check_records(content, records, limits))
+}
+
+fn check_records(
+    content: &str,
+    records: &mut Records<'_>,
+    limits: &DataLimits,
+) -> Result<(), ContentError> {
     let mut header_len = None;
     let mut rows = 0usize;
-    loop {
-        let start = reader.position().byte();
-        let line_of = |byte: u64| line_and_column(content, byte as usize).0;
-        let more = reader.read_record(&mut record).map_err(|err| {
-            let byte = err.position().map_or(start, csv::Position::byte);
-            ContentError {
-                line: line_of(byte),
-                column: 1,
-                problem: Problem::Csv(csv_message(&err)),
-            }
-        })?;
-        if !more {
-            break;
-        }
+    while let Some(start) = records.next_record() {
         // Where the record starts is worked out only for an error: counting lines from the start
         // of the content for every record would make the check quadratic in its size.
         let at = |column: usize, problem| {
             // The reader counts the blank lines it skips as part of the record: step over them.
-            let record_start = record.position().map_or(start, csv::Position::byte) as usize;
-            let blank = content.get(record_start..).map_or(0, |rest| {
+            let blank = content.get(start..).map_or(0, |rest| {
                 rest.len() - rest.trim_start_matches(['\r', '\n']).len()
             });
             ContentError {
-                line: line_of((record_start + blank) as u64),
+                line: line_and_column(content, start + blank).0,
                 column: column as u64,
                 problem,
             }
         };
         // A field has no more characters than bytes: count only the long ones.
-        if let Some(field) = record.iter().position(|field| {
-            field.len() > limits.max_cell_chars && field.chars().count() > limits.max_cell_chars
+        if let Some(field) = records.fields().position(|field| {
+            field.len() > limits.max_cell_chars && chars_in(field) > limits.max_cell_chars
         }) {
             return Err(at(
                 field + 1,
@@ -156,9 +143,10 @@ fn check_csv(content: &str, limits: &DataLimits) -> Result<(), ContentError> {
                 },
             ));
         }
+        let fields = records.len();
         match header_len {
             None => {
-                if record.len() > limits.max_columns {
+                if fields > limits.max_columns {
                     return Err(at(
                         limits.max_columns + 1,
                         Problem::TooManyColumns {
@@ -166,15 +154,15 @@ fn check_csv(content: &str, limits: &DataLimits) -> Result<(), ContentError> {
                         },
                     ));
                 }
-                header_len = Some(record.len());
+                header_len = Some(fields);
             }
-            Some(expected) if record.len() != expected => {
-                let column = expected.min(record.len()) + 1;
+            Some(expected) if fields != expected => {
+                let column = expected.min(fields) + 1;
                 return Err(at(
                     column,
                     Problem::RaggedRecord {
                         expected: expected as u64,
-                        found: record.len() as u64,
+                        found: fields as u64,
                     },
                 ));
             }
@@ -209,12 +197,98 @@ fn check_csv(content: &str, limits: &DataLimits) -> Result<(), ContentError> {
     }
 }
 
-/// The CSV reader's message without its own position (ours is more exact).
-fn csv_message(err: &csv::Error) -> String {
-    match err.kind() {
-        csv::ErrorKind::Utf8 { .. } => "invalid UTF-8".into(),
-        other => format!("{other:?}"),
+thread_local! {
+    /// The CSV dialect (the `csv` crate's defaults: comma, double quote, any line ending, blank
+    /// lines skipped) with its DFA built once per thread and reset for each check. Building it
+    /// walks every state and byte, about 90,000 instructions: more than checking a small table
+    /// costs. (Not a clone of one prepared reader: csv-core 0.1.13 clones only part of its DFA,
+    /// and a clone reads nothing right.)
+    static CSV_READER: RefCell<csv_core::Reader> = RefCell::new(csv_core::Reader::new());
+}
+
+/// Calls `read` with the CSV records of `content`.
+fn with_csv_records<T>(content: &str, read: impl FnOnce(&mut Records<'_>) -> T) -> T {
+    CSV_READER.with(|reader| {
+        let mut reader = reader.borrow_mut();
+        reader.reset();
+        read(&mut Records::new(&mut reader, content.as_bytes()))
+    })
+}
+
+/// The records of CSV text, one at a time, into buffers reused from record to record.
+///
+/// Reading text cannot fail: csv-core splits only at ASCII bytes and drops only quotes, so
+/// every field of valid UTF-8 is valid UTF-8, and a record may have any number of fields.
+struct Records<'a> {
+    reader: &'a mut csv_core::Reader,
+    input: &'a [u8],
+    /// Bytes of `input` read so far.
+    read: usize,
+    /// The current record's fields, unquoted, one after another.
+    fields: Vec<u8>,
+    /// Where each field of the current record ends in `fields`.
+    ends: Vec<usize>,
+    /// Fields in the current record.
+    len: usize,
+}
+
+impl<'a> Records<'a> {
+    fn new(reader: &'a mut csv_core::Reader, input: &'a [u8]) -> Self {
+        Self {
+            reader,
+            input,
+            read: 0,
+            fields: vec![0; 1024],
+            ends: vec![0; 64],
+            len: 0,
+        }
     }
+
+    /// Reads the next record; returns the byte offset it starts at (blank lines before it
+    /// included), or `None` at the end.
+    fn next_record(&mut self) -> Option<usize> {
+        use csv_core::ReadRecordResult;
+        let start = self.read;
+        let (mut written, mut ended) = (0, 0);
+        loop {
+            // Once the input is used up, the empty slice tells the reader it has ended.
+            let (result, read, wrote, ends) = self.reader.read_record(
+                &self.input[self.read..],
+                &mut self.fields[written..],
+                &mut self.ends[ended..],
+            );
+            self.read += read;
+            written += wrote;
+            ended += ends;
+            match result {
+                ReadRecordResult::InputEmpty => {}
+                ReadRecordResult::OutputFull => self.fields.resize(self.fields.len() * 2, 0),
+                ReadRecordResult::OutputEndsFull => self.ends.resize(self.ends.len() * 2, 0),
+                ReadRecordResult::Record => {
+                    self.len = ended;
+                    return Some(start);
+                }
+                ReadRecordResult::End => return None,
+            }
+        }
+    }
+
+    /// Fields in the current record.
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The current record's fields.
+    fn fields(&self) -> impl Iterator<Item = &[u8]> {
+        let ends = &self.ends[..self.len];
+        let starts = std::iter::once(0).chain(ends.iter().copied());
+        starts.zip(ends).map(|(start, &end)| &self.fields[start..end])
+    }
+}
+
+/// Characters in a field of valid UTF-8: every byte but continuation bytes starts one.
+fn chars_in(field: &[u8]) -> usize {
+    field.iter().filter(|&&byte| byte & 0xC0 != 0x80).count()
 }
 
 fn check_json(content: &str, limits: &DataLimits) -> Result<(), ContentError> {

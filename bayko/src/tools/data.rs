@@ -370,8 +370,7 @@ fn within_shared_limits(format: TabularFormat, content: &str) -> Result<(), Data
         Err(err)
             if !matches!(
                 err.problem,
-                Problem::Csv(_)
-                    | Problem::Json(_)
+                Problem::Json(_)
                     | Problem::NoHeader
                     | Problem::RaggedRecord { .. }
                     | Problem::TooManyColumns { .. }

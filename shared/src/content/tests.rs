@@ -164,6 +164,31 @@ proptest! {
         }
     }
 
+    /// The check reads CSV as the `csv` crate does (blank lines, quotes, CR, CRLF, long
+    /// fields that outgrow the reader's buffers): accepted exactly when that crate reads a
+    /// header and records of its length, and a ragged record is found on the same one.
+    #[test]
+    fn csv_is_read_as_the_csv_crate_reads_it(
+        content in "([a-c,\"\r\n]|x{0,1500}|é){0,40}",
+    ) {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(content.as_bytes());
+        let lengths: Vec<usize> = reader.records().map(|record| record.unwrap().len()).collect();
+        let ragged = lengths.iter().position(|&len| len != lengths[0]);
+        let unlimited = DataLimits { max_cell_chars: usize::MAX, ..DataLimits::DEFAULT };
+        let checked = check(DataFormat::Csv, &content, &unlimited);
+        match (lengths.first(), ragged) {
+            (None, _) => prop_assert_eq!(checked.unwrap_err().problem, Problem::NoHeader),
+            (Some(_), None) => prop_assert_eq!(checked, Ok(())),
+            (Some(&expected), Some(record)) => prop_assert_eq!(
+                checked.unwrap_err().problem,
+                Problem::RaggedRecord { expected: expected as u64, found: lengths[record] as u64 }
+            ),
+        }
+    }
+
     #[test]
     fn error_positions_are_inside_the_content(content in "[\\[\\]{}:,\"a1 \n]{0,40}") {
         if let Err(err) = check(DataFormat::Json, &content, &SMALL) {
