@@ -33,9 +33,15 @@ use crate::{
     watchers::Watchers,
 };
 
-/// What every handler can reach. Cheap to clone.
+/// What every handler can reach: one pointer, so a clone is one reference count. axum clones
+/// the state for every layer and extractor of every request (and the route's whole service
+/// stack with it); a struct of clients and bucket names made each clone a dozen counts and three
+/// string copies.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// The state itself, behind [`AppState`].
+pub struct Shared {
     pub config: Arc<Config>,
     pub store: TaskStore,
     pub links: LinkSigner,
@@ -51,7 +57,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(config: Config, store: TaskStore, links: LinkSigner, uploads: UploadSigner) -> Self {
-        Self {
+        Self(Arc::new(Shared {
             rate_limits: RateLimits::new(config.rate_per_minute, config.rate_burst),
             in_flight: Arc::new(Semaphore::new(config.max_concurrent_requests)),
             watchers: Watchers::new(config.events_max_watchers),
@@ -60,7 +66,15 @@ impl AppState {
             store,
             links,
             uploads,
-        }
+        }))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
     }
 }
 

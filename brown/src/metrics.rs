@@ -108,21 +108,19 @@ impl Default for Metrics {
 /// would give every task id its own series).
 pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().as_str().to_owned();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", MatchedPath::as_str)
-        .to_owned();
+    // Both are shared, not copied: a method is a small value and a matched path an `Arc<str>`.
+    let method = request.method().clone();
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let response = next.run(request).await;
     let status = response.status();
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
     metrics
         .requests
-        .with_label_values(&[&method, &route, status.as_str()])
+        .with_label_values(&[method.as_str(), route, status.as_str()])
         .inc();
     metrics
         .request_duration
-        .with_label_values(&[&method, &route])
+        .with_label_values(&[method.as_str(), route])
         .observe(started.elapsed().as_secs_f64());
     if let Some(Rejection(reason)) = response.extensions().get::<Rejection>() {
         metrics.rejections.with_label_values(&[reason]).inc();
