@@ -99,7 +99,7 @@ pub async fn submit(
         None => Uuid::now_v7(),
     };
     let key = TaskKey::new(tenant.clone(), task_id);
-    let task = TaskV1 {
+    let document = TaskDocument::V1(TaskV1 {
         task_id,
         tenant: tenant.to_string(),
         submitted_at: Utc::now(),
@@ -109,11 +109,9 @@ pub async fn submit(
         metadata: request.metadata,
         idempotency_key,
         flags: verdict.flagged.clone(),
-    };
-    let created = state
-        .store
-        .put_new_task(&key, &TaskDocument::V1(task.clone()))
-        .await?;
+    });
+    let created = state.store.put_new_task(&key, &document).await?;
+    let TaskDocument::V1(task) = &document;
     // Not created: either the SDK retried our own write after a lost answer (the stored
     // document is exactly ours), or an idempotent retry found its first attempt.
     let existing = match created {
@@ -122,11 +120,11 @@ pub async fn submit(
             .store
             .read_task(&key)
             .await?
-            .filter(|stored| *stored != task),
+            .filter(|stored| stored != task),
     };
     if !created && existing.is_some() {
         return match existing {
-            Some(existing) if existing.same_request(&task) => {
+            Some(existing) if existing.same_request(task) => {
                 let view = view(&state, &key).await?;
                 Ok((StatusCode::OK, Json(view)).into_response())
             }
