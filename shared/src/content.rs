@@ -282,7 +282,9 @@ impl<'a> Records<'a> {
     fn fields(&self) -> impl Iterator<Item = &[u8]> {
         let ends = &self.ends[..self.len];
         let starts = std::iter::once(0).chain(ends.iter().copied());
-        starts.zip(ends).map(|(start, &end)| &self.fields[start..end])
+        starts
+            .zip(ends)
+            .map(|(start, &end)| &self.fields[start..end])
     }
 }
 
