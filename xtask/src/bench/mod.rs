@@ -8,6 +8,7 @@
 
 mod bayko;
 mod brown;
+mod callgrind;
 mod load;
 mod pipeline;
 mod process;
@@ -51,6 +52,10 @@ pub struct BenchArgs {
     /// checks the suite itself in a minute; its figures mean nothing.
     #[arg(long, default_value = "release")]
     profile: String,
+    /// Instead of the suite: Brown's instructions per accepted task under callgrind, by part
+    /// (the README's profile). Needs valgrind.
+    #[arg(long)]
+    profile_brown: bool,
     /// Set by the bench itself once the binaries are built.
     #[arg(long, hide = true)]
     built: bool,
@@ -58,6 +63,9 @@ pub struct BenchArgs {
 
 pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<()> {
     let target = crate::target_dir(root)?;
+    if args.profile_brown {
+        return callgrind::run(root, &target);
+    }
     if !args.built {
         return build_and_reexec(root, &target, &args.profile);
     }

@@ -36,6 +36,11 @@ impl Process {
         Ok(Self { child })
     }
 
+    /// A child started some other way (under a profiler, say), stopped the same way.
+    pub(crate) fn adopt(child: Child) -> Self {
+        Self { child }
+    }
+
     pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }

@@ -223,7 +223,7 @@ fn port_of(bind: &str) -> &str {
     bind.rsplit(':').next().unwrap_or(bind)
 }
 
-fn wait_for_healthz(bind: &str) -> anyhow::Result<()> {
+pub(crate) fn wait_for_healthz(bind: &str) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if std::net::TcpStream::connect(bind).is_ok() {
