@@ -51,9 +51,20 @@ pub struct BenchArgs {
     /// checks the suite itself in a minute; its figures mean nothing.
     #[arg(long, default_value = "release")]
     profile: String,
+    /// The emulator's HTTP server: `keepalive` (waitress: connections kept alive, as AWS keeps
+    /// them) or `werkzeug` (`moto_server`, as the tests use: a connection per call).
+    #[arg(long, value_enum, default_value_t = EmulatorServer::Keepalive)]
+    emulator: EmulatorServer,
     /// Set by the bench itself once the binaries are built.
     #[arg(long, hide = true)]
     built: bool,
+}
+
+/// How the bench serves the emulator.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum EmulatorServer {
+    Keepalive,
+    Werkzeug,
 }
 
 pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<()> {
@@ -66,7 +77,11 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<()> {
     let out = target.join("bench");
     let logs = out.join("logs");
     fs::create_dir_all(&logs)?;
-    let emulator = crate::emulator::start(&venv, &logs.join("moto.log"))?;
+    let log = logs.join("moto.log");
+    let emulator = match args.emulator {
+        EmulatorServer::Keepalive => crate::emulator::start_keepalive(root, &venv, &log)?,
+        EmulatorServer::Werkzeug => crate::emulator::start(&venv, &log)?,
+    };
     eprintln!("bench: emulator at {}", emulator.endpoint);
     let runtime = tokio::runtime::Runtime::new()?;
     let bin = target.join(&args.profile);
@@ -81,7 +96,7 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<()> {
     drop(emulator);
     let header = format!(
         "# Bayko & Brown: benchmark report\n\n`cargo xtask bench` on {} ({} cores, load average before the run: {}). \
-         {} builds, moto {}, one run: ratios are measured side by side within it.",
+         {} builds, moto {} served by {}, one run: ratios are measured side by side within it.",
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
         std::thread::available_parallelism().map_or(0, usize::from),
         fs::read_to_string("/proc/loadavg")
@@ -92,6 +107,10 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<()> {
             .join(" "),
         args.profile,
         "5.2.5",
+        match args.emulator {
+            EmulatorServer::Keepalive => "waitress (connections kept alive)",
+            EmulatorServer::Werkzeug => "werkzeug (`moto_server`: a connection per call)",
+        },
     );
     report.write(&out, &header)?;
     println!("{}", fs::read_to_string(out.join("report.md"))?);
