@@ -73,11 +73,3 @@ fn run(command: &mut Command) -> anyhow::Result<()> {
 pub fn start(venv: &Venv, log: &Path) -> anyhow::Result<MotoServer> {
     MotoServer::start(&venv.bin("moto_server"), Some(log)).context("starting the emulator")
 }
-
-/// The same emulator served by waitress (`xtask/python/moto_keepalive.py`): connections kept
-/// alive, as S3 and SQS keep them, and no log line per request.
-pub fn start_keepalive(root: &Path, venv: &Venv, log: &Path) -> anyhow::Result<MotoServer> {
-    let script = root.join("xtask/python/moto_keepalive.py");
-    MotoServer::start_with(&venv.bin("python"), &[script.as_os_str()], Some(log))
-        .context("starting the keep-alive emulator")
-}

@@ -48,16 +48,6 @@ impl MotoServer {
     /// Starts `server` (a `moto_server` executable) on a free loopback port and waits until it
     /// accepts connections. Its output goes to `log`, or nowhere.
     pub fn start(server: &Path, log: Option<&Path>) -> Result<Self, EmulatorError> {
-        Self::start_with(server, &[], log)
-    }
-
-    /// Like [`MotoServer::start`], with arguments before moto's own: an interpreter and the
-    /// script that serves moto (the bench's keep-alive server).
-    pub fn start_with(
-        server: &Path,
-        leading_args: &[&std::ffi::OsStr],
-        log: Option<&Path>,
-    ) -> Result<Self, EmulatorError> {
         let port = free_port().map_err(EmulatorError::Port)?;
         let (stdout, stderr) = match log {
             Some(path) => {
@@ -77,7 +67,6 @@ impl MotoServer {
             None => (Stdio::null(), Stdio::null()),
         };
         let child = Command::new(server)
-            .args(leading_args)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(stdout)

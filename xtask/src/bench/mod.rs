@@ -19,7 +19,7 @@ mod stack;
 
 use std::{
     fs,
-    path::Path,
+    path::{Path, PathBuf},
     process::Command,
     sync::Arc,
     time::{Duration, Instant},
@@ -30,7 +30,7 @@ use serde_json::json;
 
 use crate::emulator::Venv;
 use load::round;
-use report::{Goal, Report};
+use report::{Baseline, Goal, Report};
 use stack::Stack;
 
 #[derive(clap::Args, Debug, Clone)]
@@ -51,20 +51,13 @@ pub struct BenchArgs {
     /// checks the suite itself in a minute; its figures mean nothing.
     #[arg(long, default_value = "release")]
     profile: String,
-    /// The emulator's HTTP server: `keepalive` (waitress: connections kept alive, as AWS keeps
-    /// them) or `werkzeug` (`moto_server`, as the tests use: a connection per call).
-    #[arg(long, value_enum, default_value_t = EmulatorServer::Keepalive)]
-    emulator: EmulatorServer,
+    /// A report to compare with: each number is shown beside its value there ("before").
+    /// By default the previous run's, kept as `target/bench/report.previous.json`.
+    #[arg(long)]
+    baseline: Option<PathBuf>,
     /// Set by the bench itself once the binaries are built.
     #[arg(long, hide = true)]
     built: bool,
-}
-
-/// How the bench serves the emulator.
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
-pub enum EmulatorServer {
-    Keepalive,
-    Werkzeug,
 }
 
 pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<()> {
@@ -77,11 +70,22 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<()> {
     let out = target.join("bench");
     let logs = out.join("logs");
     fs::create_dir_all(&logs)?;
-    let log = logs.join("moto.log");
-    let emulator = match args.emulator {
-        EmulatorServer::Keepalive => crate::emulator::start_keepalive(root, &venv, &log)?,
-        EmulatorServer::Werkzeug => crate::emulator::start(&venv, &log)?,
+    let baseline = match &args.baseline {
+        Some(path) => Some(
+            Baseline::read(path, format!("`{}`", path.display()))
+                .with_context(|| format!("reading the baseline report {}", path.display()))?,
+        ),
+        None => {
+            let previous = out.join("report.previous.json");
+            let _ = fs::rename(out.join("report.json"), &previous);
+            Baseline::read(
+                &previous,
+                "the previous run's report (`report.previous.json`)",
+            )
+        }
     };
+    let log = logs.join("moto.log");
+    let emulator = crate::emulator::start(&venv, &log)?;
     eprintln!("bench: emulator at {}", emulator.endpoint);
     let runtime = tokio::runtime::Runtime::new()?;
     let bin = target.join(&args.profile);
@@ -96,7 +100,7 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<()> {
     drop(emulator);
     let header = format!(
         "# Bayko & Brown: benchmark report\n\n`cargo xtask bench` on {} ({} cores, load average before the run: {}). \
-         {} builds, moto {} served by {}, one run: ratios are measured side by side within it.",
+         {} builds, moto {}, one run: ratios are measured side by side within it.",
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
         std::thread::available_parallelism().map_or(0, usize::from),
         fs::read_to_string("/proc/loadavg")
@@ -107,12 +111,8 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<()> {
             .join(" "),
         args.profile,
         "5.2.5",
-        match args.emulator {
-            EmulatorServer::Keepalive => "waitress (connections kept alive)",
-            EmulatorServer::Werkzeug => "werkzeug (`moto_server`: a connection per call)",
-        },
     );
-    report.write(&out, &header)?;
+    report.write(&out, &header, baseline.as_ref())?;
     println!("{}", fs::read_to_string(out.join("report.md"))?);
     eprintln!("bench: wrote {}/report.json and report.md", out.display());
     Ok(())
