@@ -584,8 +584,12 @@ impl Worker {
                 _ = ticks.tick() => true,
                 () = control.progress().changed() => {
                     // Steps often start and end together: one write for the lot, and none
-                    // at all when the task ends meanwhile (its final status carries it).
-                    tokio::time::sleep(PROGRESS_SETTLE.min(self.config.heartbeat / 2)).await;
+                    // at all when the task ends meanwhile (its final status carries it). The
+                    // task waits for this loop before it commits, so the wait must end with it.
+                    tokio::select! {
+                        () = tokio::time::sleep(PROGRESS_SETTLE.min(self.config.heartbeat / 2)) => {}
+                        () = stop.cancelled() => return,
+                    }
                     false
                 }
                 () = stop.cancelled() => return,

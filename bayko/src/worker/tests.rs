@@ -186,6 +186,64 @@ async fn a_delivered_task_is_claimed_run_and_acknowledged() {
     assert!(stack.queue.is_empty(), "the message is deleted");
 }
 
+/// The tasks bucket, counting the status writes.
+#[derive(Debug)]
+struct CountingStatusWrites {
+    store: Arc<MemoryStore>,
+    writes: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for CountingStatusWrites {
+    async fn get(&self, key: &str) -> Result<Option<Object>, AwsError> {
+        self.store.get(key).await
+    }
+    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, AwsError> {
+        self.store.head(key).await
+    }
+    async fn put(&self, key: &str, payload: Payload, mode: PutMode) -> Result<Written, AwsError> {
+        if key.starts_with("status/") {
+            self.writes
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        self.store.put(key, payload, mode).await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_quick_task_commits_without_waiting_for_its_progress_write() {
+    let stack = Harness::new();
+    let key = stack.submit().await;
+    let tasks = Arc::new(CountingStatusWrites {
+        store: stack.tasks.clone(),
+        writes: 0.into(),
+    });
+    let seams = Seams {
+        queue: stack.queue.clone(),
+        tasks: tasks.clone(),
+        artifacts: stack.artifacts.clone(),
+        clock: stack.clock,
+        events: None,
+    };
+    let worker = Worker::with_seams(config(), Arc::new(Registry::builtin()), seams);
+    let started = tokio::time::Instant::now();
+    worker.process_batch().await.unwrap();
+    // On the paused clock time moves only when everything waits on a timer: a task that
+    // waited out the progress write's settling time would show it here.
+    assert!(
+        started.elapsed() < PROGRESS_SETTLE,
+        "the task waited {:?} for a progress write",
+        started.elapsed()
+    );
+    let status = stack.status(&key).await.unwrap();
+    assert_eq!(status.status, TaskState::Succeeded, "{status:?}");
+    assert_eq!(
+        tasks.writes.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "the claim and the final status, no progress write in between"
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_duplicate_delivery_runs_the_task_once() {
     let stack = Harness::new();

@@ -1,6 +1,7 @@
 # Bayko: target tracking on backlog per task, the visible messages divided by the running
 # tasks (metric math), as AWS recommends for queue workers. Brown: target tracking on CPU.
-# Defaults are placeholders until the autoscaling simulation (issue 13) picks them.
+# Bayko's target, cooldowns and bounds come from the root module's variables, whose defaults
+# are the row the autoscaling simulation chose (docs/autoscaling.md).
 
 resource "aws_appautoscaling_target" "bayko" {
   service_namespace  = "ecs"

@@ -88,7 +88,14 @@ pub(crate) async fn bare_loop(stack: &Arc<Stack>, tasks: usize) -> anyhow::Resul
         if started.elapsed() > Duration::from_secs(900) {
             bail!("the bare loop handled {handled} of {tasks} tasks in 900 s");
         }
-        let free = slots.available_permits().clamp(1, 10);
+        // As Bayko does: with every slot busy, wait for one to free before receiving again.
+        if slots.available_permits() == 0 {
+            if let Some(done) = work.join_next().await {
+                done??;
+            }
+            continue;
+        }
+        let free = slots.available_permits().min(10);
         let received = stack
             .sqs
             .receive_message()

@@ -20,7 +20,7 @@ mod stack;
 
 use std::{
     fs,
-    path::Path,
+    path::{Path, PathBuf},
     process::Command,
     sync::Arc,
     time::{Duration, Instant},
@@ -31,7 +31,7 @@ use serde_json::json;
 
 use crate::emulator::Venv;
 use load::round;
-use report::{Goal, Report};
+use report::{Baseline, Goal, Report};
 use stack::Stack;
 
 #[derive(clap::Args, Debug, Clone)]
@@ -56,6 +56,10 @@ pub struct BenchArgs {
     /// (the README's profile). Needs valgrind.
     #[arg(long)]
     profile_brown: bool,
+    /// A report to compare with: each number is shown beside its value there ("before").
+    /// By default the previous run's, kept as `target/bench/report.previous.json`.
+    #[arg(long)]
+    baseline: Option<PathBuf>,
     /// Set by the bench itself once the binaries are built.
     #[arg(long, hide = true)]
     built: bool,
@@ -74,7 +78,22 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<()> {
     let out = target.join("bench");
     let logs = out.join("logs");
     fs::create_dir_all(&logs)?;
-    let emulator = crate::emulator::start(&venv, &logs.join("moto.log"))?;
+    let baseline = match &args.baseline {
+        Some(path) => Some(
+            Baseline::read(path, format!("`{}`", path.display()))
+                .with_context(|| format!("reading the baseline report {}", path.display()))?,
+        ),
+        None => {
+            let previous = out.join("report.previous.json");
+            let _ = fs::rename(out.join("report.json"), &previous);
+            Baseline::read(
+                &previous,
+                "the previous run's report (`report.previous.json`)",
+            )
+        }
+    };
+    let log = logs.join("moto.log");
+    let emulator = crate::emulator::start(&venv, &log)?;
     eprintln!("bench: emulator at {}", emulator.endpoint);
     let runtime = tokio::runtime::Runtime::new()?;
     let bin = target.join(&args.profile);
@@ -101,7 +120,7 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<()> {
         args.profile,
         "5.2.5",
     );
-    report.write(&out, &header)?;
+    report.write(&out, &header, baseline.as_ref())?;
     println!("{}", fs::read_to_string(out.join("report.md"))?);
     eprintln!("bench: wrote {}/report.json and report.md", out.display());
     Ok(())
@@ -458,11 +477,18 @@ async fn suite(
     let table_rows = shared::limits::DataLimits::DEFAULT.max_rows;
     let csv_path = out.join(format!("rows-{table_rows}.csv"));
     rows::generate(&csv_path, table_rows)?;
-    let (rust_rows, rust_seconds) = rows::data_processor(&csv_path)?;
-    let (pandas_rows, pandas_seconds) = python::pandas(root, bench_venv, &csv_path)?;
+    // A run takes a tenth of a second, so one run is at the mercy of whatever else the
+    // machine does: the median of five, the two taken in turn.
+    let (mut rust_runs, mut pandas_runs) = (Vec::new(), Vec::new());
+    for _ in 0..DATA_RUNS {
+        rust_runs.push(rows::data_processor(&csv_path)?);
+        pandas_runs.push(python::pandas(root, bench_venv, &csv_path)?);
+    }
+    let (rust_rows, rust_seconds) = median_run(&mut rust_runs);
+    let (pandas_rows, pandas_seconds) = median_run(&mut pandas_runs);
     report.ratio(
         "data_processor_vs_pandas",
-        "data-processor rows/s ÷ pandas rows/s, same aggregation, 100,000-row CSV",
+        "data-processor rows/s ÷ pandas rows/s, same aggregation, 100,000-row CSV (median of 5 each)",
         (rust_rows as f64 / rust_seconds) / (pandas_rows as f64 / pandas_seconds),
         Goal::AtLeast(1.0),
     );
@@ -472,6 +498,15 @@ async fn suite(
 }
 
 const MIB: f64 = 1024.0 * 1024.0;
+
+/// Runs of the data-processor and of pandas; each side's median counts.
+const DATA_RUNS: usize = 5;
+
+/// The median of (rows, seconds) runs, by time.
+fn median_run(runs: &mut [(usize, f64)]) -> (usize, f64) {
+    runs.sort_by(|a, b| a.1.total_cmp(&b.1));
+    runs[runs.len() / 2]
+}
 
 fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1e3
