@@ -121,8 +121,8 @@ variable "brown_max_count" {
 }
 
 # Bayko's autoscaling: target tracking on backlog per task ((visible + in-flight messages) ÷
-# running tasks). The defaults are the row `cargo xtask simulate` chose on the task durations the
-# bench measured (docs/autoscaling.md): target 2 per task, 60 s out, 300 s in, 1 to 20 tasks.
+# running tasks). The defaults are the row `cargo xtask simulate` chose for tasks that wait on an
+# LLM (docs/autoscaling.md): target 2 per task, 60 s out, 300 s in, 1 to 20 tasks.
 variable "bayko_min_count" {
   description = "Fewest Bayko tasks (keep at least 1: a cold start adds the task start-up time to the first task's latency)."
   type        = number
