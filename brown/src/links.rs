@@ -30,13 +30,17 @@ impl LinkSigner {
         match self {
             Self::S3 { s3, bucket } => {
                 let presigning = PresigningConfig::expires_in(ttl).context("link lifetime")?;
-                let request = s3
-                    .get_object()
-                    .bucket(bucket)
-                    .key(key)
-                    .presigned(presigning)
-                    .await
-                    .context("presigning an artifact link")?;
+                // Boxed: the SDK's presigning future is kilobytes, and held inline it made
+                // every request's future that large, copied at each of axum's boxed layers
+                // even for a request refused before any link is signed.
+                let request = Box::pin(
+                    s3.get_object()
+                        .bucket(bucket)
+                        .key(key)
+                        .presigned(presigning),
+                )
+                .await
+                .context("presigning an artifact link")?;
                 Ok(request.uri().to_owned())
             }
             Self::CloudFront(cloudfront) => {

@@ -52,15 +52,17 @@ impl UploadSigner {
     ) -> anyhow::Result<PresignedPut> {
         let presigning = PresigningConfig::expires_in(ttl).context("upload URL lifetime")?;
         let length = i64::try_from(size).context("upload size")?;
-        let request = self
-            .s3
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_length(length)
-            .presigned(presigning)
-            .await
-            .context("presigning an upload")?;
+        // Boxed, as in `links`: the SDK's presigning future is kilobytes.
+        let request = Box::pin(
+            self.s3
+                .put_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .content_length(length)
+                .presigned(presigning),
+        )
+        .await
+        .context("presigning an upload")?;
         let headers = request
             .headers()
             .map(|(name, value)| (name.to_ascii_lowercase(), value.to_owned()))
