@@ -3,7 +3,13 @@
 use std::{
     io::{BufRead, BufReader},
     process::{Command, Stdio},
+    sync::mpsc,
+    time::{Duration, Instant},
 };
+
+/// How long Brown may take to say it listens: generous for a slow, shared machine, and a
+/// bound so that a Brown that never says it fails the test instead of hanging it.
+const STARTUP: Duration = Duration::from_secs(60);
 
 #[test]
 fn the_text_log_has_no_colour_codes_when_it_is_not_a_terminal() {
@@ -24,13 +30,22 @@ fn the_text_log_has_no_colour_codes_when_it_is_not_a_terminal() {
         .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .expect("brown starts");
+    // Lines are read on a thread, so that the wait for them has a deadline.
     let stdout = BufReader::new(brown.stdout.take().expect("piped stdout"));
+    let (lines, received) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + STARTUP;
     let mut seen = Vec::new();
-    for line in stdout.lines() {
-        let line = line.expect("a line of text");
+    while let Ok(line) = received.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
         let listening = line.contains("Brown listening");
         seen.push(line);
         if listening {

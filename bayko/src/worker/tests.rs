@@ -9,7 +9,7 @@ use bb_aws::{
 };
 use shared::{
     keys::{TaskKey, Tenant},
-    task::{StatusDocument, TaskDocument, TaskState, TaskStatus, TaskV1},
+    task::{StatusDocument, StepState, TaskDocument, TaskState, TaskStatus, TaskV1},
 };
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -242,6 +242,80 @@ async fn a_quick_task_commits_without_waiting_for_its_progress_write() {
         2,
         "the claim and the final status, no progress write in between"
     );
+}
+
+/// The tasks bucket, recording when each status was written and what it said.
+#[derive(Debug)]
+struct RecordingStatusWrites {
+    store: Arc<MemoryStore>,
+    started: tokio::time::Instant,
+    written: std::sync::Mutex<Vec<(Duration, TaskStatus)>>,
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for RecordingStatusWrites {
+    async fn get(&self, key: &str) -> Result<Option<Object>, AwsError> {
+        self.store.get(key).await
+    }
+    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, AwsError> {
+        self.store.head(key).await
+    }
+    async fn put(&self, key: &str, payload: Payload, mode: PutMode) -> Result<Written, AwsError> {
+        if key.starts_with("status/") {
+            let StatusDocument::V1(status) = serde_json::from_slice(&payload.body).unwrap();
+            self.written
+                .lock()
+                .unwrap()
+                .push((self.started.elapsed(), status));
+        }
+        self.store.put(key, payload, mode).await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_long_task_writes_its_progress_soon_after_a_step_starts() {
+    let stack = Harness::new();
+    stack.submit().await;
+    let tasks = Arc::new(RecordingStatusWrites {
+        store: stack.tasks.clone(),
+        started: tokio::time::Instant::now(),
+        written: Default::default(),
+    });
+    let seams = Seams {
+        queue: stack.queue.clone(),
+        tasks: tasks.clone(),
+        artifacts: stack.artifacts.clone(),
+        clock: stack.clock,
+        events: None,
+    };
+    // Each step waits 65 s before it starts: the scan starts at 65 s, between the beats at
+    // 60 s and 70 s, and the task ends after 130 s.
+    let config = Config {
+        chaos_step_delay: Duration::from_secs(65),
+        ..config()
+    };
+    let worker = Worker::with_seams(config, Arc::new(Registry::builtin()), seams);
+    worker.process_batch().await.unwrap();
+    let written = tasks.written.lock().unwrap();
+    let scanning = |status: &TaskStatus| {
+        status.status == TaskState::Running
+            && status.progress.as_ref().is_some_and(|progress| {
+                progress
+                    .steps
+                    .iter()
+                    .any(|step| step.id == "scan" && step.state == StepState::Running)
+            })
+    };
+    let (at, _) = written
+        .iter()
+        .find(|(_, status)| scanning(status))
+        .expect("a running status showing the scan running");
+    assert!(
+        *at >= Duration::from_secs(65) && *at <= Duration::from_secs(65) + PROGRESS_SETTLE,
+        "the scan's start was written at {at:?}, not within {PROGRESS_SETTLE:?} of it"
+    );
+    let (_, last) = written.last().unwrap();
+    assert_eq!(last.status, TaskState::Succeeded, "{last:?}");
 }
 
 #[tokio::test(start_paused = true)]

@@ -83,6 +83,8 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<()> {
             Baseline::read(path, format!("`{}`", path.display()))
                 .with_context(|| format!("reading the baseline report {}", path.display()))?,
         ),
+        // A check run of the debug build measures nothing worth comparing with.
+        None if args.profile != "release" => None,
         None => {
             let previous = out.join("report.previous.json");
             let _ = fs::rename(out.join("report.json"), &previous);
@@ -243,6 +245,34 @@ async fn suite(
             ingest.ratio(),
             Goal::AtLeast(0.9),
         );
+        for (name, what, value, unit) in [
+            (
+                "per_second",
+                "accepted tasks/s",
+                ingest.brown.per_second(),
+                "/s",
+            ),
+            (
+                "p50_ms",
+                "latency p50",
+                ingest.brown.percentile_ms(0.50),
+                "ms",
+            ),
+            (
+                "p99_ms",
+                "latency p99",
+                ingest.brown.percentile_ms(0.99),
+                "ms",
+            ),
+        ] {
+            report.figure(
+                &format!("brown_ingest_{name}_c{concurrency}"),
+                &format!("Brown {what}, concurrency {concurrency}"),
+                value,
+                unit,
+                Goal::None,
+            );
+        }
         if concurrency == 16 {
             ingests_cpu = Some(ingest.raw_put_cpu);
         }

@@ -162,12 +162,23 @@ impl Report {
         if !self.calls.is_empty() {
             out.push_str("\nAWS calls per task (the README's sample task, Brown and Bayko together):\n\n| call | per task | before |\n| --- | ---: | ---: |\n");
             let before = baseline.map(|b| &b.document["details"]["calls_per_task"]);
-            for (kind, count) in &self.calls {
+            // Every kind either run made, so that each column adds up to its total.
+            let mut kinds: std::collections::BTreeSet<&str> =
+                self.calls.keys().map(String::as_str).collect();
+            if let Some(calls) = before.and_then(Value::as_object) {
+                kinds.extend(calls.keys().map(String::as_str));
+            }
+            for kind in kinds {
+                let now = self
+                    .calls
+                    .get(kind)
+                    .map(|count| format!("{count:.2}"))
+                    .unwrap_or_default();
                 let was = before
                     .and_then(|calls| calls[kind].as_f64())
                     .map(|was| format!("{was:.2}"))
                     .unwrap_or_default();
-                let _ = writeln!(out, "| {kind} | {count:.2} | {was} |");
+                let _ = writeln!(out, "| {kind} | {now} | {was} |");
             }
             let total: f64 = self.calls.values().sum();
             let was_total = before

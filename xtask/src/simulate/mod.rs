@@ -222,8 +222,8 @@ fn section(
             "bayko_scale_in_cooldown_seconds",
             args.scale_in_cooldown_seconds.to_string(),
         ),
-        ("bayko_min_tasks", args.min.to_string()),
-        ("bayko_max_tasks", args.max.to_string()),
+        ("bayko_min_count", args.min.to_string()),
+        ("bayko_max_count", args.max.to_string()),
     ] {
         let _ = writeln!(out, "| `{name}` | {value} |");
     }
