@@ -68,9 +68,15 @@ impl Harness {
     }
 
     fn worker(&self, config: Config) -> Worker {
+        self.worker_over(config, self.tasks.clone())
+    }
+
+    /// A worker whose tasks bucket is `tasks`: the harness' own, wrapped to fail, slow down
+    /// or record its writes.
+    fn worker_over(&self, config: Config, tasks: Arc<dyn ObjectStore>) -> Worker {
         let seams = Seams {
             queue: self.queue.clone(),
-            tasks: self.tasks.clone(),
+            tasks,
             artifacts: self.artifacts.clone(),
             clock: self.clock,
             events: None,
@@ -186,70 +192,22 @@ async fn a_delivered_task_is_claimed_run_and_acknowledged() {
     assert!(stack.queue.is_empty(), "the message is deleted");
 }
 
-/// The tasks bucket, counting the status writes.
-#[derive(Debug)]
-struct CountingStatusWrites {
-    store: Arc<MemoryStore>,
-    writes: std::sync::atomic::AtomicUsize,
-}
-
-#[async_trait::async_trait]
-impl ObjectStore for CountingStatusWrites {
-    async fn get(&self, key: &str) -> Result<Option<Object>, AwsError> {
-        self.store.get(key).await
-    }
-    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, AwsError> {
-        self.store.head(key).await
-    }
-    async fn put(&self, key: &str, payload: Payload, mode: PutMode) -> Result<Written, AwsError> {
-        if key.starts_with("status/") {
-            self.writes
-                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        }
-        self.store.put(key, payload, mode).await
-    }
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_quick_task_commits_without_waiting_for_its_progress_write() {
-    let stack = Harness::new();
-    let key = stack.submit().await;
-    let tasks = Arc::new(CountingStatusWrites {
-        store: stack.tasks.clone(),
-        writes: 0.into(),
-    });
-    let seams = Seams {
-        queue: stack.queue.clone(),
-        tasks: tasks.clone(),
-        artifacts: stack.artifacts.clone(),
-        clock: stack.clock,
-        events: None,
-    };
-    let worker = Worker::with_seams(config(), Arc::new(Registry::builtin()), seams);
-    let started = tokio::time::Instant::now();
-    worker.process_batch().await.unwrap();
-    // On the paused clock time moves only when everything waits on a timer: a task that
-    // waited out the progress write's settling time would show it here.
-    assert!(
-        started.elapsed() < PROGRESS_SETTLE,
-        "the task waited {:?} for a progress write",
-        started.elapsed()
-    );
-    let status = stack.status(&key).await.unwrap();
-    assert_eq!(status.status, TaskState::Succeeded, "{status:?}");
-    assert_eq!(
-        tasks.writes.load(std::sync::atomic::Ordering::SeqCst),
-        2,
-        "the claim and the final status, no progress write in between"
-    );
-}
-
 /// The tasks bucket, recording when each status was written and what it said.
 #[derive(Debug)]
 struct RecordingStatusWrites {
     store: Arc<MemoryStore>,
     started: tokio::time::Instant,
     written: std::sync::Mutex<Vec<(Duration, TaskStatus)>>,
+}
+
+impl RecordingStatusWrites {
+    fn over(store: Arc<MemoryStore>) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            started: tokio::time::Instant::now(),
+            written: Default::default(),
+        })
+    }
 }
 
 #[async_trait::async_trait]
@@ -273,28 +231,41 @@ impl ObjectStore for RecordingStatusWrites {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_quick_task_commits_without_waiting_for_its_progress_write() {
+    let stack = Harness::new();
+    let key = stack.submit().await;
+    let tasks = RecordingStatusWrites::over(stack.tasks.clone());
+    let worker = stack.worker_over(config(), tasks.clone());
+    let started = tokio::time::Instant::now();
+    worker.process_batch().await.unwrap();
+    // On the paused clock time moves only when everything waits on a timer: a task that
+    // waited out the progress write's settling time would show it here.
+    assert!(
+        started.elapsed() < PROGRESS_SETTLE,
+        "the task waited {:?} for a progress write",
+        started.elapsed()
+    );
+    let status = stack.status(&key).await.unwrap();
+    assert_eq!(status.status, TaskState::Succeeded, "{status:?}");
+    assert_eq!(
+        tasks.written.lock().unwrap().len(),
+        2,
+        "the claim and the final status, no progress write in between"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_long_task_writes_its_progress_soon_after_a_step_starts() {
     let stack = Harness::new();
     stack.submit().await;
-    let tasks = Arc::new(RecordingStatusWrites {
-        store: stack.tasks.clone(),
-        started: tokio::time::Instant::now(),
-        written: Default::default(),
-    });
-    let seams = Seams {
-        queue: stack.queue.clone(),
-        tasks: tasks.clone(),
-        artifacts: stack.artifacts.clone(),
-        clock: stack.clock,
-        events: None,
-    };
+    let tasks = RecordingStatusWrites::over(stack.tasks.clone());
     // Each step waits 65 s before it starts: the scan starts at 65 s, between the beats at
     // 60 s and 70 s, and the task ends after 130 s.
     let config = Config {
         chaos_step_delay: Duration::from_secs(65),
         ..config()
     };
-    let worker = Worker::with_seams(config, Arc::new(Registry::builtin()), seams);
+    let worker = stack.worker_over(config, tasks.clone());
     worker.process_batch().await.unwrap();
     let written = tasks.written.lock().unwrap();
     let scanning = |status: &TaskStatus| {
@@ -429,14 +400,7 @@ impl ObjectStore for InboxDown {
 async fn a_task_failing_transiently_is_given_up_after_the_retry_budget() {
     let stack = Harness::new();
     let key = stack.submit().await;
-    let seams = Seams {
-        queue: stack.queue.clone(),
-        tasks: Arc::new(InboxDown(stack.tasks.clone())),
-        artifacts: stack.artifacts.clone(),
-        clock: stack.clock,
-        events: None,
-    };
-    let worker = Worker::with_seams(config(), Arc::new(Registry::builtin()), seams);
+    let worker = stack.worker_over(config(), Arc::new(InboxDown(stack.tasks.clone())));
     let status = stack.until_final(&worker, &key).await;
     assert_eq!(status.status, TaskState::Failed);
     let error = status.error.unwrap();
@@ -565,24 +529,18 @@ impl ObjectStore for SlowFirstRenewal {
 async fn a_task_finishing_during_a_lease_renewal_commits_once() {
     let stack = Harness::new();
     let key = stack.submit().await;
-    let seams = Seams {
-        queue: stack.queue.clone(),
-        tasks: Arc::new(SlowFirstRenewal {
-            store: stack.tasks.clone(),
-            answer_after: Duration::from_secs(100),
-            delayed: false.into(),
-        }),
-        artifacts: stack.artifacts.clone(),
-        clock: stack.clock,
-        events: None,
-    };
+    let tasks = Arc::new(SlowFirstRenewal {
+        store: stack.tasks.clone(),
+        answer_after: Duration::from_secs(100),
+        delayed: false.into(),
+    });
     // The first renewal lands at 10 s and is answered at 110 s; the steps end in between.
     let config = Config {
         heartbeat: Duration::from_secs(10),
         chaos_step_delay: Duration::from_secs(11),
         ..config()
     };
-    let worker = Worker::with_seams(config, Arc::new(Registry::builtin()), seams);
+    let worker = stack.worker_over(config, tasks);
     worker.process_batch().await.unwrap();
     let status = stack.status(&key).await.unwrap();
     assert_eq!(
@@ -659,24 +617,18 @@ impl ObjectStore for LostFirstRenewalAnswer {
 async fn a_renewal_whose_answer_is_lost(answer: fn() -> AwsError) -> TaskStatus {
     let stack = Harness::new();
     let key = stack.submit().await;
-    let seams = Seams {
-        queue: stack.queue.clone(),
-        tasks: Arc::new(LostFirstRenewalAnswer {
-            store: stack.tasks.clone(),
-            answer,
-            lost: false.into(),
-        }),
-        artifacts: stack.artifacts.clone(),
-        clock: stack.clock,
-        events: None,
-    };
+    let tasks = Arc::new(LostFirstRenewalAnswer {
+        store: stack.tasks.clone(),
+        answer,
+        lost: false.into(),
+    });
     // Steps long enough for renewals to follow the lost one.
     let config = Config {
         heartbeat: Duration::from_secs(10),
         chaos_step_delay: Duration::from_secs(15),
         ..config()
     };
-    let worker = Worker::with_seams(config, Arc::new(Registry::builtin()), seams);
+    let worker = stack.worker_over(config, tasks);
     worker.process_batch().await.unwrap();
     assert!(stack.queue.is_empty(), "acknowledged");
     stack.status(&key).await.unwrap()
