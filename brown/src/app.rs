@@ -14,6 +14,7 @@ use axum::{
 };
 use bb_aws::S3Store;
 use tokio::{net::TcpListener, sync::Semaphore};
+use tower::ServiceBuilder;
 use tower_http::{
     cors::CorsLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
@@ -81,52 +82,48 @@ impl std::ops::Deref for AppState {
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.max_body_bytes;
     let metrics = state.metrics.clone();
+    // Each `layer` call boxes every route once more, and axum clones a route's whole boxed
+    // stack for every request, so the layers of one level go on as one `ServiceBuilder`.
     let tasks = Router::new()
         .route("/v1/tasks", post(routes::tasks::submit))
         .route("/v1/tasks/{task_id}", get(routes::tasks::status))
         .route("/v1/tasks/{task_id}/cancel", post(routes::tasks::cancel))
         .route("/v1/tasks/{task_id}/events", get(routes::events::events))
         .route("/v1/uploads", post(routes::uploads::create))
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            auth::authenticate,
-        ))
-        // Task documents are per tenant and change: no cache may keep them.
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ));
+        .route_layer(
+            ServiceBuilder::new()
+                // Task documents are per tenant and change: no cache may keep them.
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("no-store"),
+                ))
+                .layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    auth::authenticate,
+                )),
+        );
     let open = Router::new()
         .route("/healthz", get(routes::health::alive))
         .route("/readyz", get(routes::health::ready))
         .route("/openapi.json", get(openapi::document));
-    let mut router = tasks
-        .merge(open)
-        .fallback(routes::not_found)
-        .method_not_allowed_fallback(routes::method_not_allowed)
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(middleware::from_fn_with_state(state.clone(), time_limit))
-        .layer(middleware::from_fn_with_state(state.clone(), shed_load));
-    if !state.config.cors_origins.is_empty() {
-        router = router.layer(
-            CorsLayer::new()
-                .allow_origin(state.config.cors_origins.clone())
-                .allow_methods([Method::GET, Method::POST])
-                .allow_headers([
-                    header::AUTHORIZATION,
-                    header::CONTENT_TYPE,
-                    "idempotency-key".parse().expect("a header name"),
-                ])
-                .expose_headers([header::LOCATION, header::RETRY_AFTER]),
-        );
-    }
-    router
-        .with_state(state)
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
+    let cors = (!state.config.cors_origins.is_empty()).then(|| {
+        CorsLayer::new()
+            .allow_origin(state.config.cors_origins.clone())
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                "idempotency-key".parse().expect("a header name"),
+            ])
+            .expose_headers([header::LOCATION, header::RETRY_AFTER])
+    });
+    let layers = ServiceBuilder::new()
+        // Outermost, so timeouts and body-limit refusals are counted too.
+        .layer(middleware::from_fn_with_state(
+            metrics,
+            crate::metrics::track,
         ))
-        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(request_span)
@@ -136,12 +133,21 @@ pub fn router(state: AppState) -> Router {
                     },
                 ),
         )
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-        // Outermost, so timeouts and body-limit refusals are counted too.
-        .layer(middleware::from_fn_with_state(
-            metrics,
-            crate::metrics::track,
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
         ))
+        .option_layer(cors)
+        .layer(middleware::from_fn_with_state(state.clone(), shed_load))
+        .layer(middleware::from_fn_with_state(state.clone(), time_limit))
+        .layer(DefaultBodyLimit::max(body_limit));
+    tasks
+        .merge(open)
+        .fallback(routes::not_found)
+        .method_not_allowed_fallback(routes::method_not_allowed)
+        .layer(layers)
+        .with_state(state)
 }
 
 /// The server span of a request: it continues the caller's W3C `traceparent` when there is

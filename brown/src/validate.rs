@@ -105,14 +105,12 @@ impl FromRequest<AppState> for JsonBody {
 }
 
 fn is_json_media_type(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    let (kind, subtype) = essence.split_once('/').unwrap_or_default();
+    let subtype = subtype.as_bytes();
+    kind.eq_ignore_ascii_case("application")
+        && (subtype.eq_ignore_ascii_case(b"json")
+            || (subtype.len() > 5 && subtype[subtype.len() - 5..].eq_ignore_ascii_case(b"+json")))
 }
 
 /// Layer 3: the fields. Collects every problem rather than stopping at the first.

@@ -3,8 +3,8 @@
 
 use axum::{
     Json,
-    extract::{Path, State},
-    http::{HeaderMap, StatusCode, header},
+    extract::{FromRequestParts, Path, State},
+    http::{StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
 use chrono::{DateTime, Utc};
@@ -74,10 +74,9 @@ const IDEMPOTENCY_NAMESPACE: Uuid = Uuid::from_u128(0x6b1f_3c2e_8d4a_4e7b_9a05_2
 pub async fn submit(
     State(state): State<AppState>,
     CallerTenant(tenant): CallerTenant,
-    headers: HeaderMap,
+    IdempotencyKey(idempotency_key): IdempotencyKey,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    let idempotency_key = idempotency_key(&headers)?;
     let request = validate::task_request(&body).map_err(ApiError::Validation)?;
     validate::semantics(&request).map_err(ApiError::InvalidData)?;
     let verdict = policy::review(state.config.policies.for_tenant(&tenant), &request);
@@ -270,19 +269,27 @@ pub(crate) fn task_key(tenant: Tenant, task_id: &str) -> Result<TaskKey, ApiErro
     Ok(TaskKey::new(tenant, id))
 }
 
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    let Some(value) = headers.get("idempotency-key") else {
-        return Ok(None);
-    };
-    let key = value
-        .to_str()
-        .map_err(|_| ApiError::InvalidIdempotencyKey)?
-        .trim();
-    let valid = (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic());
-    if !valid {
-        return Err(ApiError::InvalidIdempotencyKey);
+/// The caller's `Idempotency-Key`, if any: read from the headers in place, where taking the
+/// whole `HeaderMap` would copy every header of every submission.
+pub struct IdempotencyKey(Option<String>);
+
+impl<S: Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let Some(value) = parts.headers.get("idempotency-key") else {
+            return Ok(Self(None));
+        };
+        let key = value
+            .to_str()
+            .map_err(|_| ApiError::InvalidIdempotencyKey)?
+            .trim();
+        let valid = (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic());
+        if !valid {
+            return Err(ApiError::InvalidIdempotencyKey);
+        }
+        Ok(Self(Some(key.to_owned())))
     }
-    Ok(Some(key.to_owned()))
 }
 
 pub(crate) async fn view(state: &AppState, key: &TaskKey) -> Result<StatusView, ApiError> {
