@@ -77,6 +77,9 @@ pub struct Metrics {
     circuit_rejections: IntCounterVec,
     pool_wait: HistogramVec,
     queue_lag: Histogram,
+    /// Messages per receive: its count is the receives SQS bills, its sum the messages, and
+    /// its lowest bucket the empty long polls.
+    receive_batch: Histogram,
     visibility_extensions: IntCounter,
     takeovers: IntCounter,
     released: IntCounterVec,
@@ -154,6 +157,14 @@ impl Metrics {
                 .buckets(LATENCY_BUCKETS.to_vec()),
             )
             .expect("valid metric"),
+            receive_batch: Histogram::with_opts(
+                HistogramOpts::new(
+                    "bayko_receive_messages",
+                    "Messages per receive call (0 for an empty long poll)",
+                )
+                .buckets(vec![0.0, 1.0, 2.0, 4.0, 8.0]),
+            )
+            .expect("valid metric"),
             visibility_extensions: IntCounter::new(
                 "bayko_visibility_extensions_total",
                 "Heartbeats that extended a running task's message visibility",
@@ -195,6 +206,7 @@ impl Metrics {
             Box::new(metrics.circuit_rejections.clone()),
             Box::new(metrics.pool_wait.clone()),
             Box::new(metrics.queue_lag.clone()),
+            Box::new(metrics.receive_batch.clone()),
             Box::new(metrics.visibility_extensions.clone()),
             Box::new(metrics.takeovers.clone()),
             Box::new(metrics.released.clone()),
@@ -252,9 +264,14 @@ impl Metrics {
         InFlight(self.clone())
     }
 
-    /// A receive's messages, by their objects' creation times: the oldest one's age becomes
-    /// `bayko_queue_oldest_received_age_seconds`, 0 for an empty receive.
-    pub fn received_batch(&self, created: impl Iterator<Item = chrono::DateTime<chrono::Utc>>) {
+    /// A receive of `messages`, with their objects' creation times: the oldest one's age
+    /// becomes `bayko_queue_oldest_received_age_seconds`, 0 for an empty receive.
+    pub fn received_batch(
+        &self,
+        messages: usize,
+        created: impl Iterator<Item = chrono::DateTime<chrono::Utc>>,
+    ) {
+        self.receive_batch.observe(messages as f64);
         let age = created.min().map_or(0, |oldest| {
             (chrono::Utc::now() - oldest).num_seconds().max(0)
         });

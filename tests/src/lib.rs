@@ -292,6 +292,12 @@ impl TestStack {
 
     /// Messages visible plus in flight in a queue.
     pub async fn queue_depth(&self, queue_url: &str) -> usize {
+        let (visible, hidden) = self.queue_messages(queue_url).await;
+        visible + hidden
+    }
+
+    /// Messages in a queue: visible, and in flight (received, not yet deleted).
+    pub async fn queue_messages(&self, queue_url: &str) -> (usize, usize) {
         use aws_sdk_sqs::types::QueueAttributeName as Name;
         let attributes = self
             .sqs
@@ -304,13 +310,16 @@ impl TestStack {
             .expect("queue attributes")
             .attributes
             .unwrap_or_default();
-        [
-            Name::ApproximateNumberOfMessages,
-            Name::ApproximateNumberOfMessagesNotVisible,
-        ]
-        .iter()
-        .filter_map(|name| attributes.get(name)?.parse::<usize>().ok())
-        .sum()
+        let count = |name| {
+            attributes
+                .get(&name)
+                .and_then(|value| value.parse().ok())
+                .unwrap_or(0)
+        };
+        (
+            count(Name::ApproximateNumberOfMessages),
+            count(Name::ApproximateNumberOfMessagesNotVisible),
+        )
     }
 
     /// Waits until a queue holds no message at all.

@@ -99,10 +99,11 @@ pub fn run(root: &Path, args: DevArgs) -> anyhow::Result<()> {
         "bayko",
         &bin,
         &logs,
-        aws_env
-            .iter()
-            .copied()
-            .chain([("BAYKO_QUEUE_URL", provisioned.queue_url.as_str())]),
+        aws_env.iter().copied().chain([
+            ("BAYKO_QUEUE_URL", provisioned.queue_url.as_str()),
+            // A stopping worker finishes its open long poll: short polls keep Ctrl-C quick.
+            ("BAYKO_WAIT_SECONDS", "2"),
+        ]),
     )?;
 
     let base = format!("http://{}", args.bind);

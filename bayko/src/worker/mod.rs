@@ -177,9 +177,18 @@ impl Worker {
                     () = shutdown.cancelled() => break,
                 }
             }
+            let mut receive = Box::pin({
+                let worker = self.clone();
+                async move { worker.receive(capacity).await }
+            });
             let received = tokio::select! {
-                received = self.receive(capacity) => received,
-                () = shutdown.cancelled() => break,
+                received = &mut receive => received,
+                () = shutdown.cancelled() => {
+                    // Within the grace period, beside the tasks in flight.
+                    let worker = self.clone();
+                    in_flight.spawn(async move { worker.hand_back_last_receive(receive).await });
+                    break;
+                }
             };
             match received {
                 Ok(messages) => {
@@ -227,6 +236,41 @@ impl Worker {
         tracing::info!("Bayko stopped");
     }
 
+    /// Finishes a receive that shutdown interrupted and makes what it brings visible again at
+    /// once. SQS (and moto) hands messages to a long poll whose caller has gone, so a dropped
+    /// poll would hide them from every worker for the whole message hold; waiting costs at
+    /// most one long poll, and the slack bounds a poll whose connection hangs.
+    async fn hand_back_last_receive(
+        &self,
+        receive: impl Future<Output = Result<Vec<Message>, bb_aws::AwsError>>,
+    ) {
+        let limit = self.config.wait_time + RECEIVE_SLACK;
+        let messages = match tokio::time::timeout(limit, receive).await {
+            Ok(Ok(messages)) => messages,
+            Ok(Err(err)) => {
+                tracing::debug!(error = %err, "the last receive failed");
+                return;
+            }
+            Err(_) => {
+                tracing::warn!(?limit, "the last receive did not return: abandoned");
+                return;
+            }
+        };
+        if !messages.is_empty() {
+            tracing::info!(
+                messages = messages.len(),
+                "stopping: handing the last receive back to the queue"
+            );
+        }
+        for message in messages {
+            self.settle(
+                &message,
+                Disposition::Release(Duration::ZERO, ReleaseReason::Shutdown),
+            )
+            .await;
+        }
+    }
+
     /// One receive and the processing of everything it brought: the loop's step, for tests
     /// that drive the worker without it. Returns how many messages were handled.
     #[cfg(test)]
@@ -250,6 +294,7 @@ impl Worker {
             .receive(max, self.config.wait_time, self.message_hold())
             .await?;
         self.metrics.received_batch(
+            messages.len(),
             messages
                 .iter()
                 .filter_map(|message| ObjectCreated::from_sqs_body(&message.body).ok()?.time),
@@ -819,6 +864,9 @@ fn commit_span(state: TaskState) -> tracing::Span {
 /// How long progress changes are gathered before one status write carries them: at most one
 /// progress write a second per task, so progress does not multiply the status writes.
 const PROGRESS_SETTLE: Duration = Duration::from_secs(1);
+
+/// Beyond its wait time, how long a receive may take to answer before shutdown gives up on it.
+const RECEIVE_SLACK: Duration = Duration::from_secs(5);
 
 fn json_artifact(name: &'static str, value: &impl serde::Serialize) -> Artifact {
     Artifact {

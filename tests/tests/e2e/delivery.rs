@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-use bb_tests::{TestStack, bayko_config, count_writes_from_now_on, writes_per_key};
+use bb_tests::{
+    TestStack, bayko_config, count_writes_from_now_on, logged::LoggedProcess, stored_status,
+    writes_per_key,
+};
 use serde_json::{Value, json};
 
 fn quarterly_task() -> Value {
@@ -114,6 +117,49 @@ async fn duplicate_deliveries_to_two_workers_give_one_result() {
         0
     );
     stack.stop().await;
+}
+
+/// SQS hands a message to a long poll whose caller has gone, and so does moto: a worker
+/// stopped mid-poll must finish the poll and give back what it brings, or the task sits
+/// invisible to every worker for the message hold (the lease and a margin) after a deploy or a
+/// scale-in. Found by the bench: its end-to-end run waited 62 s for one task.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_stopped_mid_poll_gives_back_what_the_poll_brings() {
+    let stack = TestStack::spawn_brown_only().await;
+    let mut worker = LoggedProcess::bayko(
+        &stack.endpoint,
+        &stack.provisioned,
+        &[("BAYKO_WAIT_SECONDS", "20"), ("BAYKO_LEASE_SECONDS", "60")],
+    );
+    worker
+        .wait_for_line(|line| line["message"] == "Bayko receiving")
+        .await;
+
+    // Stopped first, so the task arrives while the stopping worker's poll is still open.
+    bb_tests::signal(worker.pid(), "TERM");
+    let task_id = stack.submit_ok(&quarterly_task()).await;
+    worker.terminate().await;
+
+    // Visible at once, to the next worker: not held for the stopped worker's 62 s.
+    let (visible, hidden) = stack.queue_messages(&stack.provisioned.queue_url).await;
+    assert_eq!(
+        (visible, hidden),
+        (1, 0),
+        "the task's message after the stop"
+    );
+    assert_eq!(
+        stored_status(&stack.s3, stack.tasks_bucket(), &task_id).await,
+        None,
+        "a stopping worker starts nothing"
+    );
+    let handed_back = worker
+        .lines()
+        .into_iter()
+        .find(|line| line["message"] == "stopping: handing the last receive back to the queue");
+    assert_eq!(
+        handed_back.map(|line| line["messages"].clone()),
+        Some(json!(1))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -152,6 +152,18 @@ async fn prometheus_scrapes_brown_and_bayko_and_every_panel_has_data() {
             scalar(r).is_some_and(|deliveries| deliveries >= tasks)
         })
         .await;
+    // Every message came in a receive, and no receive brought more than it was asked for.
+    prometheus
+        .wait_for(r#"sum(bayko_receive_messages_sum)"#, |r| {
+            scalar(r).is_some_and(|messages| messages >= tasks)
+        })
+        .await;
+    prometheus
+        .wait_for(
+            r#"sum(bayko_receive_messages_bucket{le="8"}) - sum(bayko_receive_messages_count)"#,
+            expect(0.0),
+        )
+        .await;
     prometheus
         .wait_for(
             r#"sum(bayko_tool_calls_total{tool="document-processor"})"#,

@@ -36,6 +36,46 @@ pub(crate) struct Drain {
 pub(crate) struct BareLoop {
     pub drain: Drain,
     pub cpu_per_task: Duration,
+    pub receives: Receives,
+}
+
+/// How a consumer received: on SQS every receive is billed, and on the emulator each one
+/// scans the queue for every message it returns.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Receives {
+    pub calls: u64,
+    pub messages: u64,
+}
+
+impl Receives {
+    /// Bayko's own count, from its `bayko_receive_messages` histogram.
+    pub(crate) async fn scrape(http: &reqwest::Client, bind: &str) -> anyhow::Result<Self> {
+        let text = http
+            .get(format!("http://{bind}/metrics"))
+            .send()
+            .await?
+            .error_for_status()?
+            .text()
+            .await?;
+        let value = |name: &str| {
+            text.lines()
+                .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+                .and_then(|value| value.trim().parse::<f64>().ok())
+                .with_context(|| format!("no {name} in Bayko's metrics"))
+        };
+        Ok(Self {
+            calls: value("bayko_receive_messages_count")? as u64,
+            messages: value("bayko_receive_messages_sum")? as u64,
+        })
+    }
+
+    pub(crate) fn per_task(&self, tasks: usize) -> f64 {
+        self.calls as f64 / tasks.max(1) as f64
+    }
+
+    pub(crate) fn messages_per_call(&self) -> f64 {
+        self.messages as f64 / self.calls.max(1) as f64
+    }
 }
 
 impl Drain {
@@ -83,6 +123,7 @@ pub(crate) async fn bare_loop(stack: &Arc<Stack>, tasks: usize) -> anyhow::Resul
     let cpu_before = cpu_time(std::process::id())?;
     let slots = Arc::new(Semaphore::new(IN_FLIGHT));
     let mut handled = 0;
+    let mut receives = Receives::default();
     let mut work = JoinSet::new();
     while handled < tasks {
         if started.elapsed() > Duration::from_secs(900) {
@@ -105,6 +146,8 @@ pub(crate) async fn bare_loop(stack: &Arc<Stack>, tasks: usize) -> anyhow::Resul
             .send()
             .await?;
         let messages = received.messages.unwrap_or_default();
+        receives.calls += 1;
+        receives.messages += messages.len() as u64;
         // The queue may hold a message or two fewer than were written (a write the emulator
         // answered late): an empty queue with nothing in hand also ends the run.
         if messages.is_empty() && work.is_empty() && stack.queue_depth().await? == 0 {
@@ -133,6 +176,7 @@ pub(crate) async fn bare_loop(stack: &Arc<Stack>, tasks: usize) -> anyhow::Resul
             elapsed: started.elapsed(),
         },
         cpu_per_task: cpu / handled.max(1) as u32,
+        receives,
     })
 }
 

@@ -328,27 +328,59 @@ async fn suite(
     let config = config.display().to_string();
     let mut bayko_peak = 0;
     let started = Instant::now();
-    let worker = stack.spawn_bayko("noop", endpoint, &[("BAYKO_CONFIG", &config)])?;
+    let metrics_bind = stack::free_bind()?;
+    let worker = stack.spawn_bayko(
+        "noop",
+        endpoint,
+        &[
+            ("BAYKO_CONFIG", &config),
+            ("BAYKO_METRICS_BIND", &metrics_bind),
+        ],
+    )?;
     let drained = bayko::drain(&stack, accepted.ok, started).await?;
     let bayko_cpu = worker.cpu()? / accepted.ok.max(1) as u32;
+    let bayko_receives = bayko::Receives::scrape(&http, &metrics_bind).await?;
     bayko_peak = bayko_peak.max(worker.peak_rss()?);
     drop(worker);
     eprintln!(
-        "bench: Bayko no-op {:.1}/s, CPU {bayko_cpu:?}",
+        "bench: Bayko no-op {:.1}/s, CPU {bayko_cpu:?}, {bayko_receives:?}",
         drained.per_second()
     );
     bayko::prefill(&stack, args.tasks).await?;
     let bayko::BareLoop {
         drain: bare,
         cpu_per_task: bare_cpu,
+        receives: bare_receives,
     } = bayko::bare_loop(&stack, args.tasks).await?;
-    eprintln!("bench: bare loop {:.1}/s", bare.per_second());
+    eprintln!(
+        "bench: bare loop {:.1}/s, {bare_receives:?}",
+        bare.per_second()
+    );
     report.ratio(
         "bayko_noop_vs_bare_loop",
         "Bayko no-op tasks/s ÷ a bare receive → get → put → delete loop (8 in flight)",
         drained.per_second() / bare.per_second(),
         Goal::AtLeast(0.8),
     );
+    for (key, who, receives, tasks) in [
+        ("bayko", "Bayko", bayko_receives, drained.tasks),
+        ("bare_loop", "the bare loop", bare_receives, bare.tasks),
+    ] {
+        report.figure(
+            &format!("{key}_receives_per_task"),
+            &format!("{who}: SQS receives per no-op task"),
+            receives.per_task(tasks),
+            "",
+            Goal::None,
+        );
+        report.figure(
+            &format!("{key}_messages_per_receive"),
+            &format!("{who}: messages per receive"),
+            receives.messages_per_call(),
+            "",
+            Goal::None,
+        );
+    }
     report.figure(
         "bayko_cpu_us_per_task",
         &format!(

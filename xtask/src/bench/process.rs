@@ -68,7 +68,9 @@ impl Drop for Process {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
+        // ECS's stopTimeout for Bayko: a stopping worker first finishes its open long poll
+        // (up to 20 s), and a kill before then would strand what that poll brings.
+        let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
                 return;
