@@ -192,27 +192,34 @@ async fn a_delivered_task_is_claimed_run_and_acknowledged() {
     assert!(stack.queue.is_empty(), "the message is deleted");
 }
 
-/// The tasks bucket, recording when each status was written and what it said.
+/// The tasks bucket, recording when each status was written and what it said, and counting
+/// the status reads.
 #[derive(Debug)]
-struct RecordingStatusWrites {
+struct RecordingStatuses {
     store: Arc<MemoryStore>,
     started: tokio::time::Instant,
     written: std::sync::Mutex<Vec<(Duration, TaskStatus)>>,
+    reads: std::sync::atomic::AtomicUsize,
 }
 
-impl RecordingStatusWrites {
+impl RecordingStatuses {
     fn over(store: Arc<MemoryStore>) -> Arc<Self> {
         Arc::new(Self {
             store,
             started: tokio::time::Instant::now(),
             written: Default::default(),
+            reads: Default::default(),
         })
     }
 }
 
 #[async_trait::async_trait]
-impl ObjectStore for RecordingStatusWrites {
+impl ObjectStore for RecordingStatuses {
     async fn get(&self, key: &str) -> Result<Option<Object>, AwsError> {
+        if key.starts_with("status/") {
+            self.reads
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         self.store.get(key).await
     }
     async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, AwsError> {
@@ -231,10 +238,42 @@ impl ObjectStore for RecordingStatusWrites {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_first_delivery_claims_without_reading_the_status_and_a_redelivery_reads_it() {
+    let stack = Harness::new();
+    let key = stack.submit().await;
+    let tasks = RecordingStatuses::over(stack.tasks.clone());
+    let worker = stack.worker_over(config(), tasks.clone());
+    worker.process_batch().await.unwrap();
+    assert_eq!(
+        stack.status(&key).await.unwrap().status,
+        TaskState::Succeeded
+    );
+    let reads = || tasks.reads.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(reads(), 0, "the create-only claim needs no read first");
+
+    // A duplicate event, delivered for the first time after the task finished: the refused
+    // claim reads the status, which says the task is done.
+    stack.deliver(&key);
+    worker.process_batch().await.unwrap();
+    assert_eq!(reads(), 1);
+    assert!(stack.queue.is_empty(), "acknowledged, not released");
+    assert_eq!(
+        tasks.written.lock().unwrap().len(),
+        3,
+        "the claim and the final status, then the refused claim"
+    );
+    assert_eq!(
+        stack.status(&key).await.unwrap().attempt,
+        1,
+        "never run again"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_quick_task_commits_without_waiting_for_its_progress_write() {
     let stack = Harness::new();
     let key = stack.submit().await;
-    let tasks = RecordingStatusWrites::over(stack.tasks.clone());
+    let tasks = RecordingStatuses::over(stack.tasks.clone());
     let worker = stack.worker_over(config(), tasks.clone());
     let started = tokio::time::Instant::now();
     worker.process_batch().await.unwrap();
@@ -258,7 +297,7 @@ async fn a_quick_task_commits_without_waiting_for_its_progress_write() {
 async fn a_long_task_writes_its_progress_soon_after_a_step_starts() {
     let stack = Harness::new();
     stack.submit().await;
-    let tasks = RecordingStatusWrites::over(stack.tasks.clone());
+    let tasks = RecordingStatuses::over(stack.tasks.clone());
     // Each step waits 65 s before it starts: the scan starts at 65 s, between the beats at
     // 60 s and 70 s, and the task ends after 130 s.
     let config = Config {
