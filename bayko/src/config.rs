@@ -4,6 +4,9 @@ use std::{net::SocketAddr, time::Duration};
 
 use shared::config::{self, ConfigError};
 
+/// Beyond its wait time, how long a receive may take to answer before shutdown gives up on it.
+pub(crate) const RECEIVE_SLACK: Duration = Duration::from_secs(5);
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Where task objects (`inbox/`) are read and statuses (`status/`) written.
@@ -32,7 +35,8 @@ pub struct Config {
     /// Below the queue's maxReceiveCount (5), so the task fails before its message is redriven.
     pub max_attempts: u32,
     /// How long in-flight tasks may finish after SIGTERM. Below ECS's `stopTimeout` (30 s), so
-    /// the rest is handed back before the container is killed.
+    /// the rest is handed back before the container is killed. At least the long poll's wait:
+    /// the open poll is finished and what it brings handed back too.
     pub shutdown_grace: Duration,
     /// Fault injection for tests and demos: a pause before every step. Zero in production.
     pub chaos_step_delay: Duration,
@@ -88,10 +92,14 @@ impl Config {
                 |n| *n >= 1,
                 "must be at least 1",
             )?,
-            shutdown_grace: config::seconds_or(
+            shutdown_grace: config::check(
                 "BAYKO_SHUTDOWN_GRACE_SECONDS",
-                Duration::from_secs(25),
-            )?,
+                config::seconds_or("BAYKO_SHUTDOWN_GRACE_SECONDS", Duration::from_secs(25))?
+                    .as_secs(),
+                |s| *s >= wait_time,
+                "must leave time to finish the open long poll: at least BAYKO_WAIT_SECONDS",
+            )
+            .map(Duration::from_secs)?,
             chaos_step_delay: config::millis_or("BAYKO_CHAOS_STEP_DELAY_MS", Duration::ZERO)?,
             metrics_bind: config::parse_optional("BAYKO_METRICS_BIND")?,
             dlq_url: config::optional("BAYKO_DLQ_URL"),

@@ -59,15 +59,16 @@ async fn main() -> anyhow::Result<()> {
             let metrics_address =
                 bayko::metrics::start(&config, &worker, bb_aws::sqs(&aws), listener_stop.clone())
                     .await?;
-            tracing::info!(metrics = ?metrics_address, exporting_traces = telemetry.exporting(), "Bayko starting");
             let shutdown = CancellationToken::new();
+            let stop_asked = shared::shutdown::listen();
             tokio::spawn({
                 let shutdown = shutdown.clone();
                 async move {
-                    shared::shutdown::signal().await;
+                    stop_asked.await;
                     shutdown.cancel();
                 }
             });
+            tracing::info!(metrics = ?metrics_address, exporting_traces = telemetry.exporting(), "Bayko starting");
             worker.run(shutdown).await;
             listener_stop.cancel();
             drop(worker);

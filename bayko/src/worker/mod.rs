@@ -1,5 +1,7 @@
 //! The receive loop, and what happens to one message: parse → check the status → read the task
 //! → claim → run the engine (heartbeating) → write the artifacts → commit the status → delete.
+//! A first delivery skips the status check: its create-only claim is the check, and the status
+//! is read only when that claim is refused.
 //!
 //! A message is deleted only after the task's final status is in S3. A message that cannot be
 //! processed is never deleted: it is made visible again (after a backoff) until the queue's
@@ -177,6 +179,10 @@ impl Worker {
                     () = shutdown.cancelled() => break,
                 }
             }
+            // Asked to stop while waiting for a slot: no new long poll to wait out.
+            if shutdown.is_cancelled() {
+                break;
+            }
             let mut receive = Box::pin({
                 let worker = self.clone();
                 async move { worker.receive(capacity).await }
@@ -244,7 +250,7 @@ impl Worker {
         &self,
         receive: impl Future<Output = Result<Vec<Message>, bb_aws::AwsError>>,
     ) {
-        let limit = self.config.wait_time + RECEIVE_SLACK;
+        let limit = self.config.wait_time + crate::config::RECEIVE_SLACK;
         let messages = match tokio::time::timeout(limit, receive).await {
             Ok(Ok(messages)) => messages,
             Ok(Err(err)) => {
@@ -426,17 +432,29 @@ impl Worker {
         }
         let probe = CancelProbe::new(self.tasks.clone(), key.clone());
         if probe.requested().await {
-            tracing::info!("cancelled before it started");
             return self
-                .end_unclaimed(key, previous.as_ref(), TaskState::Cancelled, CANCELLED)
+                .end_before_claim(
+                    key,
+                    optimistic,
+                    previous,
+                    delivery,
+                    TaskState::Cancelled,
+                    CANCELLED.into(),
+                )
                 .await;
         }
         let (task, trace_context) = match self.inbox.read(key, size).await {
             Ok(read) => read,
             Err(StoreError::Invalid(reason)) => {
-                tracing::warn!(reason = %redacted(&reason), "invalid task object, failing the task");
                 return self
-                    .end_unclaimed(key, previous.as_ref(), TaskState::Failed, reason)
+                    .end_before_claim(
+                        key,
+                        optimistic,
+                        previous,
+                        delivery,
+                        TaskState::Failed,
+                        reason,
+                    )
                     .await;
             }
             Err(err) => return Err(err),
@@ -462,6 +480,12 @@ impl Worker {
             {
                 return Ok(settled);
             }
+            if let Some(earlier) = previous
+                .as_ref()
+                .and_then(|held| held.status.traceparent.as_deref())
+            {
+                shared::telemetry::link(&process, earlier);
+            }
             claimed = self
                 .claim(key, &task, previous.as_ref(), &process)
                 .instrument(process.clone())
@@ -476,6 +500,39 @@ impl Worker {
         }
         self.run_claimed(key, delivery, abort, held, probe, task, &process)
             .instrument(process.clone())
+            .await
+    }
+
+    /// Ends a task that never ran (cancelled before it started, or an invalid task object).
+    /// On a first delivery the status was not read: read it now, since a duplicate event may
+    /// find the task finished or held by another worker, which this must not overwrite.
+    async fn end_before_claim(
+        &self,
+        key: &TaskKey,
+        optimistic: bool,
+        previous: Option<Versioned>,
+        delivery: &Message,
+        state: TaskState,
+        reason: String,
+    ) -> Result<Disposition, StoreError> {
+        let previous = if optimistic {
+            let read = self.statuses.read(key).await?;
+            if let Some(settled) = self
+                .settle_before_claim(key, read.as_ref(), delivery)
+                .await?
+            {
+                return Ok(settled);
+            }
+            read
+        } else {
+            previous
+        };
+        if state == TaskState::Cancelled {
+            tracing::info!("cancelled before it started");
+        } else {
+            tracing::warn!(reason = %redacted(&reason), "invalid task object, failing the task");
+        }
+        self.end_unclaimed(key, previous.as_ref(), state, reason)
             .await
     }
 
@@ -917,9 +974,6 @@ fn commit_span(state: TaskState) -> tracing::Span {
 /// How long progress changes are gathered before one status write carries them: at most one
 /// progress write a second per task, so progress does not multiply the status writes.
 const PROGRESS_SETTLE: Duration = Duration::from_secs(1);
-
-/// Beyond its wait time, how long a receive may take to answer before shutdown gives up on it.
-const RECEIVE_SLACK: Duration = Duration::from_secs(5);
 
 fn json_artifact(name: &'static str, value: &impl serde::Serialize) -> Artifact {
     Artifact {

@@ -398,6 +398,32 @@ async fn a_live_lease_defers_and_an_expired_one_is_taken_over() {
     }
 }
 
+/// A duplicate event's first delivery reads no status before claiming; one that finds the
+/// cancel request must still look at the status before ending the task, and defer to the
+/// worker whose lease is live (it stops the task itself at its next heartbeat).
+#[tokio::test(start_paused = true)]
+async fn a_cancel_found_on_a_first_delivery_defers_to_the_live_worker() {
+    let stack = Harness::new();
+    let key = stack.submit().await;
+    stack
+        .held_by_another(&key, 1, chrono::Duration::seconds(20))
+        .await;
+    stack.request_cancel(&key).await;
+    let worker = stack.worker(config());
+    worker.process_batch().await.unwrap();
+    let held = stack.status(&key).await.unwrap();
+    assert_eq!(
+        (held.status, held.worker.as_deref()),
+        (TaskState::Running, Some("gone")),
+        "the live worker's status stands"
+    );
+    assert_eq!(
+        stack.queue.visible(),
+        0,
+        "deferred until the lease runs out, as any delivery during a live lease"
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_task_that_keeps_losing_its_worker_fails_with_the_reason() {
     let stack = Harness::new();

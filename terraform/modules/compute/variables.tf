@@ -201,6 +201,12 @@ variable "bayko_shutdown_grace_seconds" {
     condition     = var.bayko_shutdown_grace_seconds + 5 <= 120
     error_message = "Fargate's stopTimeout is at most 120 s: keep the grace at 115 s or less."
   }
+
+  # Bayko finishes its open long poll (20 s) before it exits, and hands back what it brings.
+  validation {
+    condition     = var.bayko_shutdown_grace_seconds >= 20
+    error_message = "Bayko finishes its open 20 s long poll on the way out: keep the grace at 20 s or more."
+  }
 }
 
 variable "queue_visibility_timeout_seconds" {

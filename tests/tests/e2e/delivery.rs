@@ -137,6 +137,9 @@ async fn a_worker_stopped_mid_poll_gives_back_what_the_poll_brings() {
 
     // Stopped first, so the task arrives while the stopping worker's poll is still open.
     bb_tests::signal(worker.pid(), "TERM");
+    worker
+        .wait_for_line(|line| line["message"] == "stopping: finishing tasks in flight")
+        .await;
     let task_id = stack.submit_ok(&quarterly_task()).await;
     worker.terminate().await;
 

@@ -298,6 +298,33 @@ async fn sigterm_hands_unfinished_work_back_at_once() {
     stack.stop().await;
 }
 
+/// A grace period shorter than the long poll could not finish the open poll on the way out:
+/// Bayko refuses it at start-up, naming the setting, rather than strand messages at each stop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grace_shorter_than_the_long_poll_is_refused_at_start_up() {
+    let stack = TestStack::spawn_brown_only().await;
+    let env = bb_tests::bayko_env(&stack.endpoint, &stack.provisioned, "grace");
+    let output = tokio::process::Command::new(bb_tests::binary("bayko"))
+        .envs(env)
+        .envs([
+            ("BAYKO_WAIT_SECONDS", "20"),
+            ("BAYKO_SHUTDOWN_GRACE_SECONDS", "5"),
+        ])
+        .stdin(std::process::Stdio::null())
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(60), output)
+        .await
+        .expect("bayko exits")
+        .expect("running bayko");
+    assert!(!output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("BAYKO_SHUTDOWN_GRACE_SECONDS") && stderr.contains("BAYKO_WAIT_SECONDS"),
+        "{stderr}"
+    );
+    stack.stop().await;
+}
+
 #[derive(Debug)]
 enum Answer {
     Accepted(String),

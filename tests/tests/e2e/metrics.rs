@@ -160,7 +160,7 @@ async fn prometheus_scrapes_brown_and_bayko_and_every_panel_has_data() {
         .await;
     prometheus
         .wait_for(
-            r#"sum(bayko_receive_messages_bucket{le="8"}) - sum(bayko_receive_messages_count)"#,
+            r#"sum(bayko_receive_messages_bucket{le="4"}) - sum(bayko_receive_messages_count)"#,
             expect(0.0),
         )
         .await;
