@@ -4,9 +4,6 @@ use std::{net::SocketAddr, time::Duration};
 
 use shared::config::{self, ConfigError};
 
-/// Beyond its wait time, how long a receive may take to answer before shutdown gives up on it.
-pub(crate) const RECEIVE_SLACK: Duration = Duration::from_secs(5);
-
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Where task objects (`inbox/`) are read and statuses (`status/`) written.

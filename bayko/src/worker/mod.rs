@@ -48,6 +48,16 @@ mod tests;
 
 use admission::{Admission, admit};
 
+/// What the status says about a delivery before any claim.
+// Returned once per delivery and matched at once: boxing the status would only add a malloc.
+#[allow(clippy::large_enum_variant)]
+enum Admitted {
+    /// Claim the task, replacing this version of the status (none: create it).
+    Claim(Option<Versioned>),
+    /// Settle the delivery without running the task.
+    Settled(Disposition),
+}
+
 /// What to do with a message once its handling ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Disposition {
@@ -250,7 +260,7 @@ impl Worker {
         &self,
         receive: impl Future<Output = Result<Vec<Message>, bb_aws::AwsError>>,
     ) {
-        let limit = self.config.wait_time + crate::config::RECEIVE_SLACK;
+        let limit = self.config.wait_time + RECEIVE_SLACK;
         let messages = match tokio::time::timeout(limit, receive).await {
             Ok(Ok(messages)) => messages,
             Ok(Err(err)) => {
@@ -419,16 +429,12 @@ impl Worker {
         // A first delivery almost never finds a status: claim create-only without reading it,
         // and read it only if that claim is refused. One GET fewer on nearly every task.
         let optimistic = delivery.receive_count <= 1;
-        let mut previous = if optimistic {
-            None
-        } else {
-            self.statuses.read(key).await?
-        };
-        if let Some(settled) = self
-            .settle_before_claim(key, previous.as_ref(), delivery)
-            .await?
-        {
-            return Ok(settled);
+        let mut previous = None;
+        if !optimistic {
+            match self.read_and_admit(key, delivery).await? {
+                Admitted::Claim(read) => previous = read,
+                Admitted::Settled(disposition) => return Ok(disposition),
+            }
         }
         let probe = CancelProbe::new(self.tasks.clone(), key.clone());
         if probe.requested().await {
@@ -473,12 +479,9 @@ impl Worker {
         if optimistic && matches!(&claimed, Err(err) if err.is_conflict()) {
             // The status was there after all (a duplicate event, another worker's claim):
             // decide on what it says, as a later delivery would.
-            previous = self.statuses.read(key).await?;
-            if let Some(settled) = self
-                .settle_before_claim(key, previous.as_ref(), delivery)
-                .await?
-            {
-                return Ok(settled);
+            match self.read_and_admit(key, delivery).await? {
+                Admitted::Claim(read) => previous = read,
+                Admitted::Settled(disposition) => return Ok(disposition),
             }
             if let Some(earlier) = previous
                 .as_ref()
@@ -516,14 +519,10 @@ impl Worker {
         reason: String,
     ) -> Result<Disposition, StoreError> {
         let previous = if optimistic {
-            let read = self.statuses.read(key).await?;
-            if let Some(settled) = self
-                .settle_before_claim(key, read.as_ref(), delivery)
-                .await?
-            {
-                return Ok(settled);
+            match self.read_and_admit(key, delivery).await? {
+                Admitted::Claim(read) => read,
+                Admitted::Settled(disposition) => return Ok(disposition),
             }
-            read
         } else {
             previous
         };
@@ -536,40 +535,37 @@ impl Worker {
             .await
     }
 
-    /// What the status read says to do before a claim: `None` to claim, or how to settle
-    /// the delivery (the task is final, held by a live worker, or keeps losing its worker).
-    async fn settle_before_claim(
+    /// Reads the status and decides on it: claim (replacing what was read), or settle the
+    /// delivery at once (the task is final, held by a live worker, or keeps losing its worker).
+    async fn read_and_admit(
         &self,
         key: &TaskKey,
-        previous: Option<&Versioned>,
         delivery: &Message,
-    ) -> Result<Option<Disposition>, StoreError> {
+    ) -> Result<Admitted, StoreError> {
+        let previous = self.statuses.read(key).await?;
         let admission = admit(
-            previous.map(|held| &held.status),
+            previous.as_ref().map(|held| &held.status),
             delivery.receive_count,
             self.config.max_attempts,
             self.clock.now(),
         );
-        match admission {
-            Admission::Claim => Ok(None),
+        let settled = match admission {
+            Admission::Claim => return Ok(Admitted::Claim(previous)),
             Admission::Finished(state) => {
                 tracing::info!(status = ?state, "task already finished, acknowledging");
-                Ok(Some(Disposition::Delete))
+                Disposition::Delete
             }
             Admission::Held(remaining) => {
-                tracing::info!(holder = ?previous.and_then(|held| held.status.worker.as_deref()), ?remaining, "task held by a live worker, deferring");
-                Ok(Some(Disposition::Release(
-                    remaining + Duration::from_secs(1),
-                    ReleaseReason::Held,
-                )))
+                tracing::info!(holder = ?previous.as_ref().and_then(|held| held.status.worker.as_deref()), ?remaining, "task held by a live worker, deferring");
+                Disposition::Release(remaining + Duration::from_secs(1), ReleaseReason::Held)
             }
             Admission::GiveUp(reason) => {
                 tracing::warn!("giving up on a task that keeps losing its worker");
-                self.end_unclaimed(key, previous, TaskState::Failed, reason)
-                    .await
-                    .map(Some)
+                self.end_unclaimed(key, previous.as_ref(), TaskState::Failed, reason)
+                    .await?
             }
-        }
+        };
+        Ok(Admitted::Settled(settled))
     }
 
     /// Marks the task running for this worker: create-only with no `previous`, else replacing
@@ -974,6 +970,9 @@ fn commit_span(state: TaskState) -> tracing::Span {
 /// How long progress changes are gathered before one status write carries them: at most one
 /// progress write a second per task, so progress does not multiply the status writes.
 const PROGRESS_SETTLE: Duration = Duration::from_secs(1);
+
+/// Beyond its wait time, how long a receive may take to answer before shutdown gives up on it.
+const RECEIVE_SLACK: Duration = Duration::from_secs(5);
 
 fn json_artifact(name: &'static str, value: &impl serde::Serialize) -> Artifact {
     Artifact {
